@@ -1,0 +1,1 @@
+"""Starlette and FastAPI example apps for posthog-web (see README.md)."""

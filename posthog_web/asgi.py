@@ -1,0 +1,423 @@
+"""Pure ASGI 3 middleware: page views, identity and ``request.state.posthog``.
+
+Works with Starlette, FastAPI and any other ASGI 3 application; it imports no
+framework. It turns the ASGI scope into a :class:`~posthog_web.web.RequestView`
+and leaves every decision (page view or not, properties, identity, cookies) to
+the framework-neutral :class:`~posthog_web.tracker.Tracker`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
+from typing import Any
+
+from posthog_web._guard import guarded
+from posthog_web.client import DEFAULT_HOST, Client
+from posthog_web.context import NoopHelper, RequestContext, bind, unbind
+from posthog_web.tracker import Tracker, TrackerOptions
+from posthog_web.web import RequestView, ResponseView, SetCookie
+
+__all__ = ["PostHogMiddleware"]
+
+logger = logging.getLogger(__name__)
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+DistinctIdFn = Callable[[Any], "str | None"]
+PersonPropertiesFn = Callable[[Any], "Mapping[str, Any] | None"]
+
+HELPER_SCOPE_KEY = "posthog_web"
+HELPER_STATE_KEY = "posthog"
+
+_TRACKER_OPTION_NAMES = frozenset(f.name for f in dataclasses.fields(TrackerOptions))
+
+
+class _SkippedHelper(NoopHelper):
+    """``request.state.posthog`` for requests the middleware leaves alone (HEAD, disabled)."""
+
+    def _note(self) -> None:
+        pass
+
+
+_SKIPPED = _SkippedHelper()
+
+
+class PostHogMiddleware:
+    """Record page views and identity for an ASGI 3 application.
+
+    ``app.add_middleware(PostHogMiddleware, api_key="phc_...")`` in Starlette and
+    FastAPI, or ``PostHogMiddleware(app, client=Client(...))`` around any ASGI app.
+
+    Args:
+        app: the ASGI application to wrap.
+        api_key: the project API key; a :class:`~posthog_web.Client` is built from it.
+        host: the PostHog ingestion host used with ``api_key``.
+        client: an existing client to use instead of ``api_key``/``host``.
+        distinct_id: ``callable(user) -> str | None`` giving the distinct id of an
+            authenticated ``scope["user"]``; by default ``user.identity``.
+        person_properties: ``callable(user) -> Mapping | None`` giving person
+            properties for that user; by default none.
+        secret_key: key signing the anonymous-id cookie (``TrackerOptions.cookie_secret``).
+        flush_timeout: seconds the lifespan shutdown waits for queued events to be sent.
+        **options: any :class:`~posthog_web.tracker.TrackerOptions` field, by name.
+
+    Without ``api_key`` and ``client`` it is disabled (one warning) and only
+    passes requests through, with a no-op ``request.state.posthog``.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        api_key: str | None = None,
+        host: str = DEFAULT_HOST,
+        client: Client | None = None,
+        distinct_id: DistinctIdFn | None = None,
+        person_properties: PersonPropertiesFn | None = None,
+        secret_key: str | None = None,
+        flush_timeout: float = 5.0,
+        **options: Any,
+    ) -> None:
+        unknown = sorted(set(options) - _TRACKER_OPTION_NAMES)
+        if unknown:
+            raise TypeError(
+                f"PostHogMiddleware got unknown keyword argument(s): {', '.join(unknown)}"
+            )
+        if "cookie_secret" in options and secret_key is not None:
+            raise TypeError("PostHogMiddleware: pass secret_key or cookie_secret, not both")
+        if client is not None and api_key is not None:
+            raise TypeError("PostHogMiddleware: pass api_key or client, not both")
+        if distinct_id is not None and not callable(distinct_id):
+            raise TypeError("PostHogMiddleware: distinct_id must be a callable taking the user")
+        if person_properties is not None and not callable(person_properties):
+            raise TypeError(
+                "PostHogMiddleware: person_properties must be a callable taking the user"
+            )
+        if not isinstance(flush_timeout, (int, float)) or flush_timeout < 0:
+            raise ValueError("PostHogMiddleware: flush_timeout must be a number of seconds >= 0")
+        if secret_key is not None:
+            options["cookie_secret"] = secret_key
+
+        self.app = app
+        self.flush_timeout = float(flush_timeout)
+        self._distinct_id = distinct_id
+        self._person_properties = person_properties
+        tracker_options = TrackerOptions(**options)
+        if client is None and not api_key:
+            logger.warning(
+                "posthog-web: PostHogMiddleware has no api_key and no client; "
+                "it is disabled and records nothing"
+            )
+            self.tracker: Tracker | None = None
+            return
+        if client is None:
+            client = Client(api_key, host=host)  # type: ignore[arg-type]
+        self.tracker = Tracker(client, tracker_options)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        scope_type = scope["type"]
+        if scope_type == "http":
+            if self.tracker is not None and scope.get("method") != "HEAD":
+                await _Exchange(self, self.tracker, scope, send).run(receive)
+                return
+            _attach(scope, _SKIPPED)
+        elif scope_type == "lifespan" and self.tracker is not None:
+            await _Lifespan(self.app, self.tracker.client, self.flush_timeout).run(
+                scope, receive, send
+            )
+            return
+        await self.app(scope, receive, send)
+
+    def _user_identity(self, user: Any) -> tuple[str | None, Mapping[str, Any] | None]:
+        """The distinct id and person properties of ``scope["user"]`` (``None`` if anonymous)."""
+        if user is None or not getattr(user, "is_authenticated", False):
+            return None, None
+        distinct_id = self._distinct_id(user) if self._distinct_id else user.identity
+        if distinct_id is None:
+            return None, None
+        properties = self._person_properties(user) if self._person_properties else None
+        return str(distinct_id), properties
+
+
+def _attach(scope: Scope, helper: object) -> None:
+    scope[HELPER_SCOPE_KEY] = helper
+    # Servers give every request its own copy of the lifespan state (ASGI spec),
+    # so writing into it is per request; outer middleware may share the dict on purpose.
+    state = scope.get("state")
+    if state is None:
+        scope["state"] = state = {}
+    state[HELPER_STATE_KEY] = helper
+
+
+class _Exchange:
+    """One HTTP request and its response (per request, never stored on the middleware)."""
+
+    __slots__ = (
+        "body_seen",
+        "ctx",
+        "done",
+        "middleware",
+        "response",
+        "root_path",
+        "scope",
+        "send",
+        "tracker",
+        "trailers",
+        "user_seen",
+    )
+
+    def __init__(
+        self, middleware: PostHogMiddleware, tracker: Tracker, scope: Scope, send: Send
+    ) -> None:
+        self.middleware = middleware
+        self.tracker = tracker
+        self.scope = scope
+        self.send = send
+        self.root_path: str = scope.get("root_path", "")
+        self.ctx: RequestContext | None = None
+        self.response: ResponseView | None = None
+        self.user_seen: Any = None
+        self.body_seen = False
+        self.trailers = False
+        self.done = False
+
+    async def run(self, receive: Receive) -> None:
+        with guarded("request start"):
+            self.ctx = self.tracker.start(request_view(self.scope))
+        if self.ctx is None:
+            _attach(self.scope, _SKIPPED)
+            await self.middleware.app(self.scope, receive, self.send)
+            return
+        self._apply_user(self.ctx)
+        helper = self.ctx.helper
+        _attach(self.scope, helper)
+        token = bind(helper)
+        try:
+            await self.middleware.app(self.scope, receive, self._send)
+        finally:
+            unbind(token)
+
+    def _apply_user(self, ctx: RequestContext) -> None:
+        # scope["user"] may appear only after an inner AuthenticationMiddleware ran,
+        # so it is read at the start and again when the response starts.
+        user = self.scope.get("user")
+        if user is None or user is self.user_seen:
+            return
+        self.user_seen = user
+        if ctx.explicit_identity:
+            return  # login()/logout() in this request wins over the auth middleware
+        # Its own guard: a failing user callable loses the user, not the page view.
+        with guarded("reading scope['user']"):
+            distinct_id, properties = self.middleware._user_identity(user)
+            self.tracker.set_user(ctx, distinct_id, properties)
+
+    async def _send(self, message: Message) -> None:
+        message_type = message["type"]
+        if message_type == "http.response.start":
+            message = self._on_start(message)
+        elif not self.done and self._is_last(message, message_type):
+            # The page view is enqueued only once the response is on its way.
+            self.done = True
+            await self.send(message)
+            self._finish()
+            return
+        await self.send(message)
+
+    def _on_start(self, message: Message) -> Message:
+        tracker, ctx = self.tracker, self.ctx
+        if ctx is None:  # pragma: no cover - run() never wraps send without a context
+            return message
+        with guarded("response start"):
+            self._apply_user(ctx)
+            headers = message.get("headers") or ()
+            content_type = None
+            for name, value in headers:
+                if name.lower() == b"content-type":
+                    content_type = value.decode("latin-1")
+                    break
+            self.trailers = bool(message.get("trailers", False))
+            response = ResponseView(status=int(message["status"]), content_type=content_type)
+            self.response = response
+            if ctx.page_requested or tracker.is_pageview(ctx.request, response):
+                # Mint the anonymous id now: its cookie can only go out with these headers.
+                tracker.distinct_id(ctx)
+            cookies = tracker.response_cookies(ctx)
+            if cookies:
+                # A new message and list: the app may reuse its own across responses.
+                message = {**message, "headers": [*headers, *map(_set_cookie_header, cookies)]}
+        return message
+
+    def _is_last(self, message: Message, message_type: str) -> bool:
+        if message_type == "http.response.body":
+            more = bool(message.get("more_body", False))
+            if not self.body_seen:
+                self.body_seen = True
+                if more and self.response is not None:
+                    self.response.streaming = True
+            return not more and not self.trailers
+        if message_type == "http.response.trailers":
+            return not message.get("more_trailers", False)
+        if message_type == "http.response.pathsend":
+            # A whole file in one message (the ASGI pathsend extension): a static file.
+            if self.response is not None:
+                self.response.streaming = True
+            return True
+        return False
+
+    def _finish(self) -> None:
+        ctx, response = self.ctx, self.response
+        if ctx is None or response is None:
+            return  # the response start failed in the guard: nothing is known
+        with guarded("page view"):
+            route, view = _route_and_view(self.scope, self.root_path)
+            self.tracker.finish(ctx, response, route=route, view=view)
+
+
+class _Lifespan:
+    """Pass the lifespan protocol through, flushing the client before shutdown is acknowledged.
+
+    When the wrapped app does not speak lifespan (it raises or returns at once), the
+    middleware answers the protocol itself, so a bare ASGI app still gets the flush.
+    """
+
+    __slots__ = ("acknowledged", "app", "client", "received", "timeout")
+
+    def __init__(self, app: ASGIApp, client: Client, timeout: float) -> None:
+        self.app = app
+        self.client = client
+        self.timeout = timeout
+        self.received: set[str] = set()
+        self.acknowledged = False
+
+    async def run(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async def receive_wrapper() -> Message:
+            message = await receive()
+            self.received.add(message["type"])
+            return message
+
+        async def send_wrapper(message: Message) -> None:
+            self.acknowledged = True
+            if message["type"] in ("lifespan.shutdown.complete", "lifespan.shutdown.failed"):
+                await self._flush()
+            await send(message)
+
+        try:
+            await self.app(scope, receive_wrapper, send_wrapper)
+        except Exception:
+            if self.acknowledged or not self._may_take_over():
+                raise
+            logger.debug("posthog-web: the app does not support lifespan; answering it")
+        else:
+            if self.acknowledged or not self._may_take_over():
+                return
+        await self._answer(receive, send)
+
+    def _may_take_over(self) -> bool:
+        return "lifespan.shutdown" not in self.received
+
+    async def _answer(self, receive: Receive, send: Send) -> None:
+        if "lifespan.startup" not in self.received:
+            await receive()
+        await send({"type": "lifespan.startup.complete"})
+        while (await receive())["type"] != "lifespan.shutdown":
+            pass
+        await self._flush()
+        await send({"type": "lifespan.shutdown.complete"})
+
+    async def _flush(self) -> None:
+        with guarded("lifespan flush"):
+            loop = asyncio.get_running_loop()
+            # flush() blocks until the sender thread is done; keep the loop free meanwhile.
+            await loop.run_in_executor(None, self.client.flush, self.timeout)
+
+
+def request_view(scope: Scope) -> RequestView:
+    """Build the framework-neutral view of an ASGI HTTP scope."""
+    headers: dict[str, str] = {}
+    for raw_name, raw_value in scope.get("headers") or ():
+        name = raw_name.decode("latin-1").lower()
+        value = raw_value.decode("latin-1")
+        if name in headers:
+            value = headers[name] + ("; " if name == "cookie" else ", ") + value
+        headers[name] = value
+    host = headers.get("host") or _server_host(scope)
+    client = scope.get("client")
+    return RequestView(
+        method=str(scope.get("method", "GET")).upper(),
+        scheme=str(scope.get("scheme", "http")),
+        host=host.lower(),
+        path=scope.get("path") or "/",
+        query_string=(scope.get("query_string") or b"").decode("latin-1"),
+        headers=headers,
+        cookies=parse_cookie_header(headers.get("cookie", "")),
+        client_ip=str(client[0]) if client else None,
+    )
+
+
+def _server_host(scope: Scope) -> str:
+    server = scope.get("server")
+    if not server:
+        return ""
+    host, port = server[0], server[1]
+    default = 443 if scope.get("scheme") in ("https", "wss") else 80
+    return str(host) if port in (None, default) else f"{host}:{port}"
+
+
+def parse_cookie_header(header: str) -> dict[str, str]:
+    """Parse a ``Cookie`` header the lenient way browsers send it (values left encoded)."""
+    cookies: dict[str, str] = {}
+    if not header:
+        return cookies
+    for chunk in header.split(";"):
+        name, sep, value = chunk.partition("=")
+        name = name.strip()
+        if not sep or not name:
+            continue
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] == '"':
+            value = value[1:-1]
+        cookies.setdefault(name, value)
+    return cookies
+
+
+def _set_cookie_header(cookie: SetCookie) -> tuple[bytes, bytes]:
+    parts = [f"{cookie.name}={cookie.value}", f"Max-Age={cookie.max_age}", f"Path={cookie.path}"]
+    if cookie.max_age <= 0:
+        parts.append("Expires=Thu, 01 Jan 1970 00:00:00 GMT")
+    if cookie.domain:
+        parts.append(f"Domain={cookie.domain}")
+    if cookie.secure:
+        parts.append("Secure")
+    if cookie.httponly:
+        parts.append("HttpOnly")
+    if cookie.samesite:
+        parts.append(f"SameSite={cookie.samesite}")
+    return b"set-cookie", "; ".join(parts).encode("latin-1")
+
+
+def _route_and_view(scope: Scope, root_path: str) -> tuple[str | None, str | None]:
+    """The route template and endpoint name, when the router left them in the scope."""
+    route = scope.get("route")
+    path = getattr(route, "path", None)
+    template: str | None = None
+    if isinstance(path, str):
+        # Inside a Mount, root_path grew by the mount prefix and route.path is relative.
+        final_root = scope.get("root_path", "")
+        prefix = final_root[len(root_path) :] if final_root.startswith(root_path) else ""
+        template = prefix + path
+    endpoint = scope.get("endpoint")
+    view: str | None = None
+    if endpoint is not None:
+        name = getattr(endpoint, "__qualname__", None) or getattr(endpoint, "__name__", None)
+        if name is None:
+            name = type(endpoint).__qualname__
+        module = getattr(endpoint, "__module__", None)
+        view = f"{module}.{name}" if module else str(name)
+    return template, view

@@ -1,0 +1,346 @@
+"""The PostHog client: the five operations, their validation, and the delivery modes."""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+from posthog_web import events as ev
+from posthog_web.delivery import DeliveryError, DeliveryOptions, Sender
+from posthog_web.transport import RequestsTransport, Transport
+
+logger = logging.getLogger(__name__)
+
+US_HOST = "https://us.i.posthog.com"
+EU_HOST = "https://eu.i.posthog.com"
+DEFAULT_HOST = US_HOST
+_APP_HOSTS = {
+    "app.posthog.com": US_HOST,
+    "us.posthog.com": US_HOST,
+    "eu.posthog.com": EU_HOST,
+}
+
+
+class Client:
+    """Sends events to one PostHog project.
+
+    Args:
+        api_key: the project API key (``phc_...``), never a personal key.
+        host: PostHog Cloud (``https://us.i.posthog.com``, ``https://eu.i.posthog.com``;
+            the app hosts are rewritten to these), or a self-hosted or reverse-proxy URL.
+        sync_mode: send each event at once from the calling thread and return the
+            HTTP status PostHog answered; a network failure after the retries raises
+            :class:`~posthog_web.DeliveryError`.
+        disabled: validate and then drop everything (tests, local runs).
+        flush_at: send a batch as soon as this many events wait.
+        flush_interval: otherwise send what waits every this many seconds.
+        max_queue_size: events held in memory; beyond it new events are dropped.
+        max_batch_size: events per request at most (batches also stay under 5 MiB).
+        gzip: compress request bodies.
+        max_retries: retries of a batch after network errors, timeouts, 408, 429 and 5xx.
+        timeout: seconds per HTTP request.
+        exit_flush_timeout: seconds the interpreter-exit flush may take.
+        allow_insecure_http: allow ``http://`` to a host that is not loopback.
+        transport: replaces the HTTP transport (see :mod:`posthog_web.transport`).
+    """
+
+    def __init__(
+        self,
+        api_key: str,
+        *,
+        host: str = DEFAULT_HOST,
+        sync_mode: bool = False,
+        disabled: bool = False,
+        flush_at: int = 100,
+        flush_interval: float = 0.5,
+        max_queue_size: int = 10_000,
+        max_batch_size: int = 1000,
+        gzip: bool = True,
+        max_retries: int = 6,
+        timeout: float = 10.0,
+        exit_flush_timeout: float = 5.0,
+        allow_insecure_http: bool = False,
+        transport: Transport | None = None,
+    ) -> None:
+        self._api_key = validate_api_key(api_key)
+        self.host = normalize_host(host, allow_insecure_http=allow_insecure_http)
+        self.sync_mode = bool(sync_mode)
+        self.disabled = bool(disabled)
+        _positive_int("flush_at", flush_at)
+        _positive_int("max_queue_size", max_queue_size)
+        _positive_int("max_batch_size", max_batch_size)
+        _positive_number("flush_interval", flush_interval)
+        _positive_number("timeout", timeout)
+        _non_negative_number("exit_flush_timeout", exit_flush_timeout)
+        if not isinstance(max_retries, int) or isinstance(max_retries, bool) or max_retries < 0:
+            raise ValueError(f"max_retries must be an int >= 0, not {max_retries!r}")
+        options = DeliveryOptions(
+            api_key=self._api_key,
+            batch_url=f"{self.host}/batch/",
+            gzip=bool(gzip),
+            flush_at=flush_at,
+            flush_interval=float(flush_interval),
+            max_queue_size=max_queue_size,
+            max_batch_size=max_batch_size,
+            max_retries=max_retries,
+            timeout=float(timeout),
+            exit_flush_timeout=float(exit_flush_timeout),
+        )
+        self._sender = Sender(options, transport if transport is not None else RequestsTransport())
+
+    def __repr__(self) -> str:
+        mode = "disabled" if self.disabled else "sync" if self.sync_mode else "background"
+        return f"<posthog_web.Client host={self.host!r} mode={mode}>"
+
+    # The five operations ---------------------------------------------------------
+
+    def capture(
+        self,
+        event: str,
+        *,
+        distinct_id: str,
+        properties: Mapping[str, Any] | None = None,
+        timestamp: object = None,
+        uuid: object = None,
+    ) -> int | None:
+        """Capture a custom event.
+
+        Args:
+            event: the event name.
+            distinct_id: the person's id.
+            properties: event properties (JSON values; datetimes, dates, Decimals,
+                UUIDs, sets and tuples are converted).
+            timestamp: when it happened: an ISO 8601 str or a datetime (naive = UTC);
+                defaults to now.
+            uuid: the event's UUID; a UUIDv7 is minted when omitted.
+
+        Returns:
+            In sync mode the HTTP status PostHog answered; otherwise None.
+        """
+        name = ev.validate_event_name(event)
+        props = ev.check_properties(properties)
+        event_uuid = None if uuid is None else ev.validate_uuid(uuid)
+        return self._send(name, distinct_id, props, timestamp, event_uuid)
+
+    def page(
+        self,
+        *,
+        distinct_id: str,
+        name: str,
+        url: str | None = None,
+        properties: Mapping[str, Any] | None = None,
+        timestamp: object = None,
+    ) -> int | None:
+        """Capture a ``$pageview``: ``title`` is ``name``; ``url`` fills ``$current_url``,
+        ``$host`` and ``$pathname``."""
+        title = ev.validate_event_name(name, "name")
+        props = ev.check_properties(properties)
+        props["title"] = title
+        if url is not None:
+            props.update(url_properties(url))
+        return self._send(ev.EVENT_PAGEVIEW, distinct_id, props, timestamp, None)
+
+    def screen(
+        self,
+        *,
+        distinct_id: str,
+        name: str,
+        properties: Mapping[str, Any] | None = None,
+        timestamp: object = None,
+    ) -> int | None:
+        """Capture a ``$screen`` view with ``$screen_name`` = ``name``."""
+        screen_name = ev.validate_event_name(name, "name")
+        props = ev.check_properties(properties)
+        props[ev.PROP_SCREEN_NAME] = screen_name
+        return self._send(ev.EVENT_SCREEN, distinct_id, props, timestamp, None)
+
+    def identify(
+        self,
+        *,
+        distinct_id: str,
+        properties: Mapping[str, Any] | None = None,
+        properties_once: Mapping[str, Any] | None = None,
+        anon_distinct_id: str | None = None,
+        timestamp: object = None,
+    ) -> int | None:
+        """Send ``$identify``: set person properties (``$set``, and ``$set_once`` from
+        ``properties_once``); with ``anon_distinct_id``, merge that anonymous person
+        into ``distinct_id``'s person."""
+        set_props = ev.check_properties(properties, "properties")
+        set_once = ev.check_properties(properties_once, "properties_once")
+        props: dict[str, Any] = {}
+        if anon_distinct_id is not None:
+            anon = ev.validate_distinct_id(anon_distinct_id, "anon_distinct_id")
+            if anon != distinct_id:
+                props[ev.PROP_ANON_DISTINCT_ID] = anon
+        top: dict[str, Any] = {ev.PROP_SET: set_props}
+        if set_once:
+            top[ev.PROP_SET_ONCE] = set_once
+        return self._send(ev.EVENT_IDENTIFY, distinct_id, props, timestamp, None, top)
+
+    def alias(self, *, distinct_id: str, alias: str, timestamp: object = None) -> int | None:
+        """Send ``$create_alias``: merge ``alias``'s person into ``distinct_id``'s person."""
+        target = ev.validate_distinct_id(distinct_id)
+        source = ev.validate_distinct_id(alias, "alias")
+        if source == target:
+            raise ValueError("alias must differ from distinct_id")
+        props = {"distinct_id": target, "alias": source}
+        return self._send(ev.EVENT_CREATE_ALIAS, target, props, timestamp, None)
+
+    # Integrations' fast path -------------------------------------------------------
+
+    def enqueue(self, event: dict[str, Any]) -> int | None:
+        """Queue an event already built with :func:`posthog_web.events.new_event`.
+
+        No validation and no copy: the integrations build it from validated parts.
+        """
+        if self.disabled:
+            return None
+        if self.sync_mode:
+            return self._post_now(ev.encode_json(event))
+        self._sender.put(event)
+        return None
+
+    # Delivery control ----------------------------------------------------------------
+
+    def flush(self, timeout: float = 10.0) -> bool:
+        """Block until everything queued so far is delivered, or ``timeout`` seconds pass.
+
+        Returns True when it all went.
+        """
+        return self._sender.flush(timeout)
+
+    def shutdown(self, timeout: float = 10.0) -> bool:
+        """Flush within ``timeout`` seconds and stop the sender thread."""
+        return self._sender.shutdown(timeout)
+
+    def stats(self) -> dict[str, int]:
+        """Counts: queued, pending, sent, retried, dropped, and dropped_<reason>."""
+        return self._sender.stats()
+
+    # Internals -----------------------------------------------------------------------
+
+    def _send(
+        self,
+        event: str,
+        distinct_id: object,
+        properties: dict[str, Any],
+        timestamp: object,
+        event_uuid: str | None,
+        top_level: dict[str, Any] | None = None,
+    ) -> int | None:
+        did = ev.validate_distinct_id(distinct_id)
+        stamp = ev.format_timestamp(timestamp)
+        message = ev.new_event(event, did, properties, timestamp=stamp, uuid=event_uuid)
+        if top_level:
+            message.update(top_level)
+        try:
+            encoded = ev.encode_json(message)
+        except (TypeError, ValueError):
+            raise TypeError(_json_problem(properties, top_level)) from None
+        if len(encoded) > ev.MAX_EVENT_BYTES:
+            raise ValueError(
+                f"the {event!r} event is {len(encoded)} bytes once encoded; PostHog accepts "
+                f"at most {ev.MAX_EVENT_BYTES} (900 KiB): send fewer or smaller properties"
+            )
+        if self.disabled:
+            return None
+        if self.sync_mode:
+            return self._post_now(encoded)
+        self._sender.put(encoded)
+        return None
+
+    def _post_now(self, encoded: bytes) -> int:
+        attempt = self._sender.post([encoded])
+        if attempt.status is None:
+            raise DeliveryError(attempt.error or "PostHog could not be reached")
+        return attempt.status
+
+
+_FIELD_OF_TOP_LEVEL = {ev.PROP_SET: "properties", ev.PROP_SET_ONCE: "properties_once"}
+
+
+def _json_problem(properties: dict[str, Any], top_level: dict[str, Any] | None) -> str:
+    # $identify carries the caller's properties at the top level ($set / $set_once).
+    parts = [(properties, "properties")]
+    parts += [(value, _FIELD_OF_TOP_LEVEL[key]) for key, value in (top_level or {}).items()]
+    for value, field in parts:
+        problem = ev.describe_json_error(value, field)
+        if ":" in problem:
+            return problem
+    return "the event cannot become JSON"
+
+
+def url_properties(url: object, field: str = "url") -> dict[str, str]:
+    """Return ``$current_url``, ``$host`` and ``$pathname`` for an absolute http(s) URL."""
+    if not isinstance(url, str):
+        raise TypeError(f"{field} must be a str, not {type(url).__name__}")
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError(f"{field}={url!r} is not an absolute http(s) URL")
+    return {
+        ev.PROP_CURRENT_URL: url,
+        ev.PROP_HOST: parts.netloc,
+        ev.PROP_PATHNAME: parts.path or "/",
+    }
+
+
+def validate_api_key(api_key: object) -> str:
+    """Return the stripped project API key, or raise with what is wrong (never the key)."""
+    hint = "use the project API key (phc_...) from your PostHog project settings"
+    if not isinstance(api_key, str):
+        raise TypeError(f"api_key must be a str, not {type(api_key).__name__}; {hint}")
+    key = api_key.strip()
+    if not key:
+        raise ValueError(f"api_key is empty; {hint}")
+    if key.startswith("phx_"):
+        raise ValueError(f"api_key is a personal API key (phx_...), which PostHog refuses; {hint}")
+    if len(key) > 64 or not key.isascii() or "\x00" in key:
+        raise ValueError(f"api_key is not a valid key (at most 64 ASCII characters); {hint}")
+    return key
+
+
+def normalize_host(host: object, *, allow_insecure_http: bool = False) -> str:
+    """Return the ingestion base URL: cloud app hosts rewritten, no trailing slash."""
+    if not isinstance(host, str):
+        raise TypeError(f"host must be a str, not {type(host).__name__}")
+    parts = urlsplit(host.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"host={host!r} must be an http(s) URL such as {US_HOST!r}")
+    hostname = parts.hostname.lower()
+    if hostname in _APP_HOSTS and parts.path in ("", "/"):
+        return _APP_HOSTS[hostname]
+    if parts.scheme == "http" and not allow_insecure_http and not is_loopback(hostname):
+        raise ValueError(
+            f"host={host!r} uses http: events would cross the network unencrypted; use "
+            "https, or pass allow_insecure_http=True"
+        )
+    return f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"
+
+
+def is_loopback(hostname: str) -> bool:
+    """Return True for localhost and loopback addresses."""
+    if hostname == "localhost" or hostname.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(hostname.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _positive_int(name: str, value: object) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"{name} must be an int >= 1, not {value!r}")
+
+
+def _positive_number(name: str, value: object) -> None:
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or not value > 0:
+        raise ValueError(f"{name} must be a number > 0, not {value!r}")
+
+
+def _non_negative_number(name: str, value: object) -> None:
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or not value >= 0:
+        raise ValueError(f"{name} must be a number >= 0, not {value!r}")

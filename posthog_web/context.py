@@ -1,0 +1,282 @@
+"""The per-request helper (``request.posthog``) and :func:`current`.
+
+One :class:`RequestContext` holds what the tracker resolved for a request; one
+:class:`RequestHelper` is the public face of it. A single ContextVar makes the helper
+reachable anywhere inside the request; integrations ``bind`` it and ``unbind`` it in
+``finally``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from contextvars import ContextVar, Token
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from posthog_web._guard import guarded
+from posthog_web.events import (
+    check_properties,
+    describe_json_error,
+    encode_json,
+    format_timestamp,
+    validate_distinct_id,
+    validate_event_name,
+)
+from posthog_web.identity import AnonymousCookie, AnonymousIdentity
+from posthog_web.web import RequestView
+
+if TYPE_CHECKING:
+    from posthog_web.tracker import Tracker
+
+__all__ = ["NoopHelper", "RequestContext", "RequestHelper", "bind", "current", "unbind"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(slots=True, eq=False)
+class RequestContext:
+    """What the tracker knows about one request. Integrations treat it as opaque."""
+
+    request: RequestView
+    anonymous: AnonymousIdentity
+    own_cookie: AnonymousCookie | None
+    session_id: str | None = None
+    window_id: str | None = None
+    user_id: str | None = None
+    # The anonymous id this request uses; minted on first use when the request had none.
+    anon_id: str | None = None
+    anon_used: bool = False
+    # The anonymous cookie to write on the response, when it changed.
+    set_cookie: AnonymousCookie | None = None
+    # login() or logout() ran in this request: it wins over the framework's user.
+    explicit_identity: bool = False
+    page_requested: bool = False
+    page_name: str | None = None
+    page_properties: dict[str, Any] | None = None
+    finished: bool = False
+    helper: RequestHelper = field(init=False)
+
+
+class RequestHelper:
+    """PostHog for one request: ``request.posthog`` (Django), ``request.state.posthog`` (ASGI).
+
+    Events sent through it carry the request's distinct id, ``$current_url``,
+    ``$session_id`` and ``$ip``, and are personless for anonymous visitors unless the
+    integration is configured with ``person_profiles="always"``. Bad arguments raise
+    ``TypeError``/``ValueError`` naming the field; delivery problems never raise.
+    """
+
+    def __init__(self, tracker: Tracker, context: RequestContext) -> None:
+        self._tracker = tracker
+        self._context = context
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} distinct_id={self.distinct_id!r}>"
+
+    @property
+    def distinct_id(self) -> str:
+        """The distinct id events of this request are sent under."""
+        return self._tracker.distinct_id(self._context)
+
+    @property
+    def session_id(self) -> str | None:
+        """The browser's PostHog session id, when the request carried a live one."""
+        return self._context.session_id
+
+    @property
+    def is_identified(self) -> bool:
+        """True for a logged-in user (or a visitor the browser already identified)."""
+        return self._tracker.is_identified(self._context)
+
+    @property
+    def explicit_identity(self) -> bool:
+        """True once :meth:`login` or :meth:`logout` ran in this request.
+
+        Integrations then stop applying the framework's user to this request.
+        """
+        return self._context.explicit_identity
+
+    def capture(
+        self,
+        event: str,
+        properties: Mapping[str, Any] | None = None,
+        timestamp: object = None,
+    ) -> None:
+        """Send ``event`` for this visitor with the request context and ``properties``.
+
+        Args:
+            event: the event name.
+            properties: event properties (str keys, JSON-compatible values).
+            timestamp: when it happened (aware or naive-UTC datetime or ISO 8601 str); now if None.
+        """
+        validate_event_name(event)
+        props = _checked(properties, "properties")
+        ts = None if timestamp is None else format_timestamp(timestamp)
+        with guarded("capture"):
+            self._tracker.capture(self._context, event, props, timestamp=ts)
+
+    def page(self, name: str | None = None, properties: Mapping[str, Any] | None = None) -> None:
+        """Name this request's page view (it is recorded when the response is ready).
+
+        The first call marks the request as a page view even if the default rules would
+        skip it. A later call, or a call after the response, records an extra page view.
+
+        Args:
+            name: the page name, sent as ``title``.
+            properties: extra page view properties.
+        """
+        if name is not None and not isinstance(name, str):
+            raise TypeError(f"name must be a str or None, not {type(name).__name__}")
+        props = _checked(properties, "properties")
+        with guarded("page"):
+            self._tracker.page(self._context, name, props)
+
+    def screen(self, name: str, properties: Mapping[str, Any] | None = None) -> None:
+        """Send a ``$screen`` event named ``name`` (the mobile SDK convention)."""
+        validate_event_name(name, "name")
+        props = _checked(properties, "properties")
+        with guarded("screen"):
+            self._tracker.screen(self._context, name, props)
+
+    def identify(
+        self,
+        properties: Mapping[str, Any] | None = None,
+        properties_once: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Set person properties for this visitor (``$set`` and ``$set_once``)."""
+        props = _checked(properties, "properties")
+        once = _checked(properties_once, "properties_once")
+        with guarded("identify"):
+            self._tracker.identify(self._context, props, once)
+
+    def alias(self, alias: str) -> None:
+        """Merge the person of ``alias`` into this visitor's person (``$create_alias``)."""
+        validate_distinct_id(alias, "alias")
+        with guarded("alias"):
+            self._tracker.alias(self._context, alias)
+
+    def login(self, distinct_id: str, properties: Mapping[str, Any] | None = None) -> None:
+        """Switch this request to the logged-in user ``distinct_id``.
+
+        The visitor's anonymous id is aliased into the user once, unless it is not
+        anonymous or this browser already linked it to a user; then ``$identify`` sends
+        ``properties`` as person properties (skipped when ``properties`` is None).
+        """
+        validate_distinct_id(distinct_id)
+        props = None if properties is None else _checked(properties, "properties")
+        with guarded("login"):
+            self._tracker.login(self._context, distinct_id, props)
+
+    def logout(self) -> None:
+        """Forget the user and rotate the anonymous id, as posthog-js ``reset()`` does."""
+        with guarded("logout"):
+            self._tracker.logout(self._context)
+
+
+class NoopHelper(RequestHelper):
+    """What :func:`current` returns outside a request: checks arguments, sends nothing.
+
+    Args:
+        reason: why nothing is sent, logged once per reason on first use.
+    """
+
+    _warned: set[str] = set()
+
+    def __init__(self, reason: str = "posthog_web.current() was used outside a request") -> None:
+        self._reason = reason
+
+    def __repr__(self) -> str:
+        return "<NoopHelper>"
+
+    def _note(self) -> None:
+        if self._reason not in NoopHelper._warned:
+            NoopHelper._warned.add(self._reason)
+            logger.warning(
+                "posthog-web: %s; events sent through it are dropped (logged once)", self._reason
+            )
+
+    @property
+    def distinct_id(self) -> str:
+        self._note()
+        return ""
+
+    @property
+    def session_id(self) -> str | None:
+        return None
+
+    @property
+    def is_identified(self) -> bool:
+        return False
+
+    @property
+    def explicit_identity(self) -> bool:
+        return False
+
+    def capture(
+        self, event: str, properties: Mapping[str, Any] | None = None, timestamp: object = None
+    ) -> None:
+        validate_event_name(event)
+        _checked(properties, "properties")
+        if timestamp is not None:
+            format_timestamp(timestamp)
+        self._note()
+
+    def page(self, name: str | None = None, properties: Mapping[str, Any] | None = None) -> None:
+        check_properties(properties)
+        self._note()
+
+    def screen(self, name: str, properties: Mapping[str, Any] | None = None) -> None:
+        validate_event_name(name, "name")
+        check_properties(properties)
+        self._note()
+
+    def identify(
+        self,
+        properties: Mapping[str, Any] | None = None,
+        properties_once: Mapping[str, Any] | None = None,
+    ) -> None:
+        check_properties(properties, "properties")
+        check_properties(properties_once, "properties_once")
+        self._note()
+
+    def alias(self, alias: str) -> None:
+        validate_distinct_id(alias, "alias")
+        self._note()
+
+    def login(self, distinct_id: str, properties: Mapping[str, Any] | None = None) -> None:
+        validate_distinct_id(distinct_id)
+        self._note()
+
+    def logout(self) -> None:
+        self._note()
+
+
+def _checked(properties: Mapping[str, Any] | None, field: str) -> dict[str, Any]:
+    """``properties`` as a new dict, refused now (not in the sender) if it cannot become JSON."""
+    props = check_properties(properties, field)
+    if props:
+        try:
+            encode_json(props)
+        except (TypeError, ValueError):
+            raise TypeError(describe_json_error(props, field)) from None
+    return props
+
+
+_NOOP = NoopHelper()
+_current: ContextVar[RequestHelper | None] = ContextVar("posthog_web_helper", default=None)
+
+
+def current() -> RequestHelper:
+    """The helper of the request being handled, or a :class:`NoopHelper` outside one."""
+    return _current.get() or _NOOP
+
+
+def bind(helper: RequestHelper) -> Token[RequestHelper | None]:
+    """Make ``helper`` the current one; pass the token to :func:`unbind` in ``finally``."""
+    return _current.set(helper)
+
+
+def unbind(token: Token[RequestHelper | None]) -> None:
+    """Restore the helper that was current before :func:`bind`."""
+    _current.reset(token)

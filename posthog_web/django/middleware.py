@@ -1,0 +1,280 @@
+"""``PostHogMiddleware``: page views, identity and ``request.posthog`` for Django.
+
+Sync- and async-capable (no thread hop under ASGI). It only adapts Django's request
+and response to the core's :class:`~posthog_web.web.RequestView` and
+:class:`~posthog_web.web.ResponseView`; every decision is the tracker's.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction
+from django.apps import apps
+from django.core.exceptions import DisallowedHost
+from django.http import HttpRequest
+from django.http.response import HttpResponseBase
+from django.utils.functional import SimpleLazyObject, empty
+
+from posthog_web._guard import guarded
+from posthog_web.context import NoopHelper, RequestContext, bind, unbind
+from posthog_web.django.conf import PostHogConfig, get_config
+from posthog_web.web import RequestView, ResponseView
+
+__all__ = ["PostHogMiddleware"]
+
+logger = logging.getLogger(__name__)
+
+_UNTRACKED = NoopHelper("this request is not tracked (see the earlier posthog-web log lines)")
+
+
+class _MetaHeaders(Mapping[str, str]):
+    """Lower-case header names over ``request.META``, looked up lazily (no copy per request)."""
+
+    __slots__ = ("_meta",)
+
+    def __init__(self, meta: Mapping[str, Any]) -> None:
+        self._meta = meta
+
+    def __getitem__(self, name: str) -> str:
+        key = name.upper().replace("-", "_")
+        if key not in ("CONTENT_TYPE", "CONTENT_LENGTH"):
+            key = "HTTP_" + key
+        value = self._meta[key]
+        if not isinstance(value, str):
+            raise KeyError(name)
+        return value
+
+    def __iter__(self) -> Iterator[str]:
+        for key in self._meta:
+            if key.startswith("HTTP_"):
+                yield key[5:].lower().replace("_", "-")
+            elif key in ("CONTENT_TYPE", "CONTENT_LENGTH"):
+                yield key.lower().replace("_", "-")
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
+def request_view(request: HttpRequest) -> RequestView:
+    """The core's view of a Django request."""
+    meta = request.META
+    return RequestView(
+        method=(request.method or "GET").upper(),
+        scheme=request.scheme or "http",
+        host=request.get_host().lower(),
+        path=request.path,
+        query_string=meta.get("QUERY_STRING", ""),
+        headers=_MetaHeaders(meta),
+        cookies=request.COOKIES,
+        client_ip=meta.get("REMOTE_ADDR") or None,
+    )
+
+
+@contextmanager
+def _session_untouched(request: HttpRequest) -> Iterator[None]:
+    """Undo the ``accessed``/``modified`` marks that reading the user leaves on the session.
+
+    Otherwise every anonymous response would get ``Vary: Cookie`` (and a session row
+    when modified), although the view never used the session.
+    """
+    session = getattr(request, "session", None)
+    if session is None:
+        yield
+        return
+    accessed, modified, key = session.accessed, session.modified, session.session_key
+    yield
+    # A flushed session (a failed auth-hash check) is a real change: keep its marks.
+    if session.session_key == key:
+        session.accessed, session.modified = accessed, modified
+
+
+def _forget_anonymous(request: HttpRequest, user: Any) -> None:
+    # The view reads request.user again and so marks the session itself, as it would
+    # without us: responses that depend on the user keep their Vary: Cookie.
+    if isinstance(user, SimpleLazyObject):
+        user._wrapped = empty
+    request.__dict__.pop("_cached_user", None)
+    request.__dict__.pop("_acached_user", None)
+
+
+def _user_sync(request: HttpRequest) -> Any:
+    user = request.__dict__.get("user")
+    if user is None:
+        return None
+    if isinstance(user, SimpleLazyObject) and user._wrapped is empty:
+        with _session_untouched(request):
+            authenticated = user.is_authenticated
+        if not authenticated:
+            _forget_anonymous(request, user)
+            return None
+    return user if user.is_authenticated else None
+
+
+async def _user_async(request: HttpRequest) -> Any:
+    auser = request.__dict__.get("auser")
+    user = request.__dict__.get("user")
+    if auser is None:
+        # Never evaluate a lazy user here: that would run the ORM in the event loop.
+        if user is None or (isinstance(user, SimpleLazyObject) and user._wrapped is empty):
+            return None
+        return user if user.is_authenticated else None
+    cached = "_acached_user" in request.__dict__
+    with _session_untouched(request):
+        resolved = await auser()
+    if not resolved.is_authenticated:
+        if not cached:
+            request.__dict__.pop("_acached_user", None)
+        return None
+    return resolved
+
+
+def _route_view_title(request: HttpRequest) -> tuple[str | None, str | None, str | None]:
+    match = getattr(request, "resolver_match", None)
+    if match is None:
+        return None, None, None
+    route = match.route or None
+    if route is not None and not route.startswith("/"):
+        route = "/" + route
+    func = getattr(match.func, "view_class", match.func)
+    module = getattr(func, "__module__", None)
+    qualname = getattr(func, "__qualname__", None)
+    view = f"{module}.{qualname}" if module and qualname else None
+    return route, view, match.url_name
+
+
+class _State:
+    __slots__ = ("config", "ctx")
+
+    def __init__(self, config: PostHogConfig, ctx: RequestContext) -> None:
+        self.config = config
+        self.ctx = ctx
+
+
+class PostHogMiddleware:
+    """Records page views and identity, and gives every request ``request.posthog``.
+
+    Place it after ``AuthenticationMiddleware``. Configure it with the ``POSTHOG_WEB``
+    setting (see docs/django.md).
+    """
+
+    sync_capable = True
+    async_capable = True
+
+    def __init__(
+        self,
+        get_response: Callable[[HttpRequest], HttpResponseBase]
+        | Callable[[HttpRequest], Awaitable[HttpResponseBase]],
+    ) -> None:
+        self.get_response = get_response
+        self.async_mode = iscoroutinefunction(get_response)
+        if self.async_mode:
+            markcoroutinefunction(self)
+        if not apps.is_installed("posthog_web.django"):
+            from posthog_web.django import receivers
+
+            logger.warning(
+                "posthog_web.W003: add 'posthog_web.django' to INSTALLED_APPS, so that "
+                "`manage.py check` can check the configuration"
+            )
+            receivers.connect()
+
+    def __call__(self, request: HttpRequest) -> Any:
+        if self.async_mode:
+            return self.__acall__(request)
+        state = self._start(request)
+        if state is None:
+            return self.get_response(request)
+        token = bind(state.ctx.helper)
+        try:
+            with guarded("reading the user"):
+                self._set_user(state, _user_sync(request))
+            response = self.get_response(request)
+            assert isinstance(response, HttpResponseBase)
+        finally:
+            unbind(token)
+        self._finish(state, request, response)
+        return response
+
+    async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
+        state = self._start(request)
+        get_response: Callable[[HttpRequest], Awaitable[HttpResponseBase]] = self.get_response  # type: ignore[assignment]
+        if state is None:
+            return await get_response(request)
+        token = bind(state.ctx.helper)
+        try:
+            with guarded("reading the user"):
+                self._set_user(state, await _user_async(request))
+            response = await get_response(request)
+        finally:
+            unbind(token)
+        self._finish(state, request, response)
+        return response
+
+    @staticmethod
+    def _start(request: HttpRequest) -> _State | None:
+        # Set first: a view using request.posthog must work whatever happens below.
+        request.posthog = _UNTRACKED  # type: ignore[attr-defined]
+        with guarded("request start"):
+            config = get_config()
+            tracker = config.tracker
+            if tracker is None:
+                request.posthog = NoopHelper(config.disabled_reason or "PostHog is disabled")  # type: ignore[attr-defined]
+                return None
+            try:
+                view = request_view(request)
+            except DisallowedHost:
+                return None  # Django answers 400 itself
+            ctx = tracker.start(view)
+            request.posthog = ctx.helper  # type: ignore[attr-defined]
+            return _State(config, ctx)
+        return None
+
+    @staticmethod
+    def _set_user(state: _State, user: Any) -> None:
+        ctx, config = state.ctx, state.config
+        assert config.tracker is not None
+        if user is None:
+            config.tracker.set_user(ctx, None)
+            return
+        distinct_id = config.distinct_id(user)
+        props = config.person_properties(user) if config.person_properties else None
+        config.tracker.set_user(ctx, distinct_id, props)
+
+    @staticmethod
+    def _finish(state: _State, request: HttpRequest, response: HttpResponseBase) -> None:
+        with guarded("page view"):
+            tracker, ctx = state.config.tracker, state.ctx
+            assert tracker is not None
+            verdict = None
+            if state.config.record_pageview is not None:
+                verdict = state.config.record_pageview(request, response)
+            route, view, title = _route_view_title(request)
+            tracker.finish(
+                ctx,
+                ResponseView(
+                    status=response.status_code,
+                    content_type=response.get("Content-Type"),
+                    streaming=response.streaming,
+                ),
+                route=route,
+                view=view,
+                title=title,
+                pageview=verdict,
+            )
+            for cookie in tracker.response_cookies(ctx):
+                if cookie.name in response.cookies:
+                    continue  # the view set it itself
+                response.set_cookie(
+                    cookie.name,
+                    cookie.value,
+                    max_age=cookie.max_age,
+                    path=cookie.path,
+                    domain=cookie.domain,
+                    secure=cookie.secure,
+                    httponly=cookie.httponly,
+                    samesite=cookie.samesite,
+                )

@@ -1,0 +1,7 @@
+"""Signal receivers (placeholder, completed below)."""
+
+from __future__ import annotations
+
+
+def connect() -> None:
+    pass

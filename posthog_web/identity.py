@@ -1,0 +1,323 @@
+"""Who is this visitor: tracing headers, the posthog-js cookie, and our own anonymous cookie.
+
+Wire facts: docs/posthog-ingestion.md §3 (illegal ids, merge hazards), §5.1-5.2 (the
+posthog-js cookie and its session rules) and §5.3 (tracing headers).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from urllib.parse import unquote
+
+from posthog_web.events import (
+    COOKIELESS_SENTINEL,
+    MAX_DISTINCT_ID_LENGTH,
+    is_illegal_distinct_id,
+    is_uuid,
+    is_uuid7,
+    uuid7,
+)
+
+__all__ = [
+    "HEADER_DISTINCT_ID",
+    "HEADER_SESSION_ID",
+    "HEADER_WINDOW_ID",
+    "AnonymousCookie",
+    "PostHogCookie",
+    "parse_posthog_cookie",
+    "posthog_cookie_name",
+    "sanitize_header",
+    "usable_distinct_id",
+]
+
+HEADER_DISTINCT_ID = "x-posthog-distinct-id"
+HEADER_SESSION_ID = "x-posthog-session-id"
+HEADER_WINDOW_ID = "x-posthog-window-id"
+
+_CONTROL_CHARS = re.compile("[\x00-\x1f\x7f-\x9f]")
+_MAX_HEADER_LENGTH = 1000
+
+SESSION_MAX_LENGTH_MS = 24 * 3600 * 1000
+# Browser and server clocks disagree by seconds to minutes; a cookie written "in the
+# future" by less than this is still the browser's current session.
+_CLOCK_SKEW_MS = 5 * 60 * 1000
+_MAX_COOKIE_LENGTH = 8192
+
+
+def sanitize_header(value: object) -> str | None:
+    """Clean a client-sent tracing header the way posthog-python and posthog-node do.
+
+    Strings only; C0/C1 control characters removed; trimmed; at most 1000 characters;
+    an empty result means the header is absent.
+    """
+    if not isinstance(value, str):
+        return None
+    cleaned = _CONTROL_CHARS.sub("", value).strip()[:_MAX_HEADER_LENGTH]
+    return cleaned or None
+
+
+def usable_distinct_id(value: str | None) -> str | None:
+    """Return ``value`` if it can be sent as a distinct id (and merged), else None."""
+    if not value or len(value) > MAX_DISTINCT_ID_LENGTH or is_illegal_distinct_id(value):
+        return None
+    return value
+
+
+def posthog_cookie_name(api_key: str) -> str:
+    """The name posthog-js gives its cookie for project ``api_key``: ``ph_<token>_posthog``."""
+    token = api_key.replace("+", "PL").replace("/", "SL").replace("=", "EQ")
+    return f"ph_{token}_posthog"
+
+
+@dataclass(slots=True, frozen=True)
+class PostHogCookie:
+    """The parts of a posthog-js cookie the server uses."""
+
+    distinct_id: str | None  # None when missing, illegal or the cookieless sentinel
+    identified: bool
+    session_id: str | None  # None when absent or stale by posthog-js's own rules
+
+
+def parse_posthog_cookie(
+    raw: str | None, *, now_ms: int, idle_timeout_ms: int
+) -> PostHogCookie | None:
+    """Parse the value of a ``ph_<token>_posthog`` cookie; None when it is not usable.
+
+    The value is percent-encoded JSON (``encodeURIComponent(JSON.stringify(...))``).
+    A session is kept only while posthog-js itself would keep it: not idle for longer
+    than ``idle_timeout_ms``, not older than 24 hours, not in the future, and a UUIDv7.
+    """
+    if not raw or len(raw) > _MAX_COOKIE_LENGTH:
+        return None
+    try:
+        data = json.loads(unquote(raw))
+    except ValueError:
+        return None
+    if not isinstance(data, dict):
+        return None
+
+    distinct_id = data.get("distinct_id")
+    if not isinstance(distinct_id, str) or distinct_id == COOKIELESS_SENTINEL:
+        distinct_id = None
+    distinct_id = usable_distinct_id(distinct_id)
+    state = data.get("$user_state")
+    if state is None:
+        # Older posthog-js: an id still equal to the device id was never identified.
+        identified = distinct_id is not None and distinct_id != data.get("$device_id")
+    else:
+        identified = state == "identified"
+    return PostHogCookie(
+        distinct_id=distinct_id,
+        identified=identified,
+        session_id=_live_session(data.get("$sesid"), now_ms, idle_timeout_ms),
+    )
+
+
+def _live_session(sesid: object, now_ms: int, idle_timeout_ms: int) -> str | None:
+    if not isinstance(sesid, list) or len(sesid) < 2:
+        return None
+    last_activity, session_id = sesid[0], sesid[1]
+    start = sesid[2] if len(sesid) > 2 else last_activity
+    if not (
+        _is_ms(last_activity) and _is_ms(start) and isinstance(session_id, str)
+    ) or not is_uuid7(session_id):
+        return None
+    assert isinstance(last_activity, int)
+    assert isinstance(start, int)
+    if last_activity > now_ms + _CLOCK_SKEW_MS or start > now_ms + _CLOCK_SKEW_MS:
+        return None
+    if now_ms - last_activity > idle_timeout_ms or now_ms - start > SESSION_MAX_LENGTH_MS:
+        return None
+    return session_id.lower()
+
+
+def _is_ms(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
+# --- our own first-party anonymous cookie ------------------------------------------
+#
+# Value: "1.<anon id>.<linked anon tag>.<linked user tag>.<retired tags>.<signature>".
+# The link remembers which user an anonymous id was aliased into, so the id is never
+# aliased into a second user on a shared device (posthog-ingestion.md §3.3). Retired
+# tags name ids that a logout rotated away; they are never used or aliased again.
+# Tags and signature are truncated HMAC-SHA256 values, so the cookie reveals no user id.
+
+_VERSION = "1"
+_TAG_LENGTH = 11  # base64url of 8 bytes, unpadded
+_SIG_LENGTH = 22  # base64url of 16 bytes, unpadded
+MAX_RETIRED = 4
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+@dataclass(slots=True, frozen=True)
+class AnonymousCookie:
+    """The decoded anonymous cookie: our anonymous id and what it was linked to."""
+
+    anon_id: str
+    linked_anon: str = ""  # tag of the anonymous id that was aliased into a user
+    linked_user: str = ""  # tag of that user
+    retired: tuple[str, ...] = ()  # tags of ids a logout rotated away
+
+
+class CookieSigner:
+    """Encodes, signs and checks :class:`AnonymousCookie` values with one secret.
+
+    Args:
+        secret: the HMAC key (Django: ``SECRET_KEY``). Without one the cookie is still
+            written and read, but anyone could forge it.
+    """
+
+    def __init__(self, secret: str | bytes | None) -> None:
+        if isinstance(secret, str):
+            secret = secret.encode("utf-8")
+        self._key = hashlib.sha256(b"posthog-web anonymous cookie\x00" + (secret or b"")).digest()
+
+    def _mac(self, purpose: bytes, value: str, length: int) -> str:
+        digest = hmac.new(self._key, purpose + value.encode("utf-8"), hashlib.sha256).digest()
+        return _b64(digest)[:length]
+
+    def anon_tag(self, anon_id: str) -> str:
+        """The tag stored in the cookie for an anonymous id."""
+        return self._mac(b"a", anon_id, _TAG_LENGTH)
+
+    def user_tag(self, distinct_id: str) -> str:
+        """The tag stored in the cookie for a user's distinct id."""
+        return self._mac(b"u", distinct_id, _TAG_LENGTH)
+
+    def dumps(self, cookie: AnonymousCookie) -> str:
+        """Encode and sign ``cookie``."""
+        body = ".".join(
+            (
+                _VERSION,
+                cookie.anon_id,
+                cookie.linked_anon,
+                cookie.linked_user,
+                "".join(cookie.retired[-MAX_RETIRED:]),
+            )
+        )
+        return f"{body}.{self._mac(b's', body, _SIG_LENGTH)}"
+
+    def loads(self, raw: str | None) -> AnonymousCookie | None:
+        """Decode ``raw``; None when it is missing, malformed or not signed by us."""
+        if not raw or len(raw) > 256:
+            return None
+        body, _, sig = raw.rpartition(".")
+        parts = body.split(".")
+        if len(parts) != 5 or parts[0] != _VERSION:
+            return None
+        if not hmac.compare_digest(sig, self._mac(b"s", body, _SIG_LENGTH)):
+            return None
+        _, anon_id, linked_anon, linked_user, retired = parts
+        if not is_uuid(anon_id) or len(retired) % _TAG_LENGTH:
+            return None
+        tags = tuple(retired[i : i + _TAG_LENGTH] for i in range(0, len(retired), _TAG_LENGTH))
+        return AnonymousCookie(anon_id.lower(), linked_anon, linked_user, tags)
+
+    def new(self, retired: Sequence[str] = ()) -> AnonymousCookie:
+        """A fresh cookie with a new UUIDv7 anonymous id."""
+        return AnonymousCookie(uuid7(), retired=tuple(retired)[-MAX_RETIRED:])
+
+
+# --- resolving the anonymous id and guarding merges ---------------------------------
+
+SOURCE_HEADER = "header"
+SOURCE_POSTHOG_JS = "posthog-js"
+SOURCE_COOKIE = "cookie"
+SOURCE_NEW = "new"
+
+
+@dataclass(slots=True, frozen=True)
+class AnonymousIdentity:
+    """The browser's id for a visitor before any logged-in user is considered.
+
+    ``anon_id`` is None when the request carried no usable id (one is minted on use).
+    ``identified`` is True when the browser itself already identified the visitor
+    (posthog-js ``$user_state == "identified"``, or a tracing header that is not a UUID),
+    in which case the id is not anonymous and is never aliased.
+    """
+
+    anon_id: str | None
+    source: str
+    identified: bool = False
+
+
+def resolve_anonymous(
+    header_id: str | None,
+    posthog_js: PostHogCookie | None,
+    own: AnonymousCookie | None,
+    signer: CookieSigner,
+) -> AnonymousIdentity:
+    """Pick the visitor's id: tracing header, then posthog-js cookie, then our cookie.
+
+    An id that a logout retired on this browser is skipped, so the next person on a
+    shared device does not continue the previous person's anonymous id.
+    """
+    retired = own.retired if own else ()
+    js_id = posthog_js.distinct_id if posthog_js else None
+    if header_id is not None and (not retired or signer.anon_tag(header_id) not in retired):
+        if header_id == js_id and posthog_js is not None:
+            return AnonymousIdentity(header_id, SOURCE_HEADER, posthog_js.identified)
+        return AnonymousIdentity(header_id, SOURCE_HEADER, not is_uuid(header_id))
+    if (
+        posthog_js is not None
+        and js_id is not None
+        and (not retired or signer.anon_tag(js_id) not in retired)
+    ):
+        return AnonymousIdentity(js_id, SOURCE_POSTHOG_JS, posthog_js.identified)
+    if own is not None:
+        return AnonymousIdentity(own.anon_id, SOURCE_COOKIE)
+    return AnonymousIdentity(None, SOURCE_NEW)
+
+
+def plan_login(
+    own: AnonymousCookie | None,
+    anon_id: str | None,
+    aliasable: bool,
+    user_id: str,
+    signer: CookieSigner,
+) -> tuple[bool, AnonymousCookie | None]:
+    """Decide whether logging ``user_id`` in may alias ``anon_id`` into it.
+
+    Returns ``(alias, cookie)``: ``cookie`` is the anonymous cookie to write (with the
+    new link), or None when it does not change. Never aliases an id that is not
+    anonymous, that equals the user id, that a logout retired, or that this browser
+    already linked to any user (a second user would otherwise join the first one's
+    person: posthog-ingestion.md §3.3, posthog-js#148).
+    """
+    if anon_id is None or not aliasable or anon_id == user_id:
+        return False, None
+    anon_tag = signer.anon_tag(anon_id)
+    if own is not None and (anon_tag in own.retired or own.linked_anon == anon_tag):
+        return False, None
+    base = own or signer.new()
+    retired = base.retired
+    if base.linked_anon and base.linked_anon not in retired:
+        retired = (*retired, base.linked_anon)[-MAX_RETIRED:]
+    return True, AnonymousCookie(base.anon_id, anon_tag, signer.user_tag(user_id), retired)
+
+
+def plan_logout(
+    own: AnonymousCookie | None, current: AnonymousIdentity, signer: CookieSigner
+) -> AnonymousCookie:
+    """The cookie after a logout: a fresh anonymous id, the old ones retired.
+
+    This is posthog-js ``reset()`` on the server side.
+    """
+    retired = list(own.retired) if own else []
+    tags = [own.linked_anon] if own and own.linked_anon else []
+    if current.anon_id is not None and current.source in (SOURCE_HEADER, SOURCE_POSTHOG_JS):
+        tags.append(signer.anon_tag(current.anon_id))
+    for tag in tags:
+        if tag not in retired:
+            retired.append(tag)
+    return signer.new(retired)

@@ -1,0 +1,165 @@
+"""PostHog's person merge rules applied to stored events (docs/posthog-ingestion.md §3.2, §3.3).
+
+This is a view for checking identity linking, not a full person pipeline: it models which ids
+end up on one person, ``is_identified``, ``$set``/``$set_once``/``$unset`` and the refusals.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+IDENTIFY = "$identify"
+CREATE_ALIAS = "$create_alias"
+MERGE_DANGEROUSLY = "$merge_dangerously"
+GROUP_IDENTIFY = "$groupidentify"
+_MERGE_SOURCE = {IDENTIFY: "$anon_distinct_id", CREATE_ALIAS: "alias", MERGE_DANGEROUSLY: "alias"}
+_PERSON_EVENTS = frozenset({*_MERGE_SOURCE, GROUP_IDENTIFY})
+
+ALREADY_IDENTIFIED = "cannot_merge_already_identified"
+ILLEGAL_ID = "cannot_merge_with_illegal_distinct_id"
+PERSONLESS = "invalid_event_when_process_person_profile_is_false"
+
+_ILLEGAL_ANY_CASE = frozenset(
+    {
+        "anonymous",
+        "guest",
+        "distinctid",
+        "distinct_id",
+        "id",
+        "not_authenticated",
+        "email",
+        "undefined",
+        "true",
+        "false",
+    }
+)
+_ILLEGAL_EXACT = frozenset({"[object Object]", "NaN", "None", "none", "null", "0", "undefined"})
+
+
+def is_illegal_distinct_id(value: str) -> bool:
+    """True for ids PostHog refuses to merge (also their single- and double-quoted forms)."""
+    stripped = value.strip()
+    if not stripped or "\x00" in value or len(value) > 400:
+        return True
+    candidates = [stripped]
+    if len(stripped) >= 2 and stripped[0] == stripped[-1] and stripped[0] in "'\"":
+        candidates.append(stripped[1:-1])
+    return any(c.lower() in _ILLEGAL_ANY_CASE or c in _ILLEGAL_EXACT for c in candidates)
+
+
+@dataclass
+class _Person:
+    distinct_ids: list[str]
+    is_identified: bool = False
+    properties: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "distinct_ids": list(self.distinct_ids),
+            "is_identified": self.is_identified,
+            "properties": dict(self.properties),
+        }
+
+
+class _Persons:
+    def __init__(self) -> None:
+        self.by_id: dict[str, _Person] = {}
+        self.order: list[_Person] = []
+        self.refusals: list[dict[str, Any]] = []
+
+    def get_or_create(self, distinct_id: str) -> _Person:
+        person = self.by_id.get(distinct_id)
+        if person is None:
+            person = _Person([distinct_id])
+            self.by_id[distinct_id] = person
+            self.order.append(person)
+        return person
+
+    def add_id(self, person: _Person, distinct_id: str) -> None:
+        person.distinct_ids.append(distinct_id)
+        self.by_id[distinct_id] = person
+
+    def absorb(self, target: _Person, source: _Person) -> None:
+        # The target's values win on conflicts.
+        target.properties = {**source.properties, **target.properties}
+        for distinct_id in source.distinct_ids:
+            self.add_id(target, distinct_id)
+        self.order.remove(source)
+
+    def refuse(self, event: dict[str, Any], reason: str, other: Any = None) -> None:
+        self.refusals.append(
+            {
+                "uuid": event.get("uuid"),
+                "event": event["event"],
+                "distinct_id": event["distinct_id"],
+                "other_distinct_id": other,
+                "reason": reason,
+            }
+        )
+
+
+def merge_view(
+    events: Iterable[dict[str, Any]],
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Apply the merge rules to ``events`` in order; return (persons, refusals)."""
+    persons = _Persons()
+    for event in events:
+        properties = event.get("properties") or {}
+        if properties.get("$process_person_profile") is False:
+            if event["event"] in _PERSON_EVENTS:
+                persons.refuse(event, PERSONLESS)
+            continue
+        target = _merge(persons, event, properties) or persons.get_or_create(event["distinct_id"])
+        _update_properties(target, event, properties)
+    return [p.as_dict() for p in persons.order], persons.refusals
+
+
+def _merge(persons: _Persons, event: dict[str, Any], properties: dict[str, Any]) -> _Person | None:
+    """Handle an $identify/$create_alias/$merge_dangerously; return the resulting person."""
+    source_key = _MERGE_SOURCE.get(event["event"])
+    other = properties.get(source_key) if source_key else None
+    into: str = event["distinct_id"]
+    if other is None or other == "":
+        return None
+    other = other if isinstance(other, str) else str(other)
+    if other == into:
+        return None
+    if is_illegal_distinct_id(other) or is_illegal_distinct_id(into):
+        persons.refuse(event, ILLEGAL_ID, other)
+        return None
+    target, source = persons.by_id.get(into), persons.by_id.get(other)
+    if target is None and source is None:
+        target = persons.get_or_create(into)
+        persons.add_id(target, other)
+    elif target is None:
+        assert source is not None
+        persons.add_id(source, into)
+        target = source
+    elif source is not None and source is not target:
+        if source.is_identified and event["event"] != MERGE_DANGEROUSLY:
+            persons.refuse(event, ALREADY_IDENTIFIED, other)
+        else:
+            persons.absorb(target, source)
+    elif source is None:
+        persons.add_id(target, other)
+    target.is_identified = True
+    return target
+
+
+def _update_properties(person: _Person, event: dict[str, Any], properties: dict[str, Any]) -> None:
+    to_set = {**_mapping(properties.get("$set")), **_mapping(event.get("$set"))}
+    set_once = {**_mapping(properties.get("$set_once")), **_mapping(event.get("$set_once"))}
+    for key, value in set_once.items():
+        person.properties.setdefault(key, value)
+    person.properties.update(to_set)
+    unset = properties.get("$unset")
+    if isinstance(unset, list):
+        for key in unset:
+            if isinstance(key, str):
+                person.properties.pop(key, None)
+
+
+def _mapping(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}

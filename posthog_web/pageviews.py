@@ -1,0 +1,236 @@
+"""Is this response a page view, and what does the page view say?
+
+One implementation of the rules for every integration (issue 3). Everything that can
+be compiled is compiled once, in :class:`PageviewRules`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from posthog_web.bots import BotMatcher
+from posthog_web.events import PROP_CURRENT_URL, PROP_HOST, PROP_PATHNAME
+from posthog_web.web import RequestView, ResponseView
+
+__all__ = [
+    "BUILTIN_EXCLUDED_PATHS",
+    "CAMPAIGN_PARAMS",
+    "PageviewRules",
+    "is_partial_page_request",
+    "location_properties",
+    "pageview_properties",
+]
+
+#: Paths that are never page views (machine traffic): re.search patterns on the path.
+BUILTIN_EXCLUDED_PATHS: tuple[str, ...] = (
+    r"^/(?:health(?:z|check|-check)?|readyz?|livez?|ping)/?$",
+    r"^/(?:robots\.txt|favicon\.ico|sitemap[\w.-]*\.xml|apple-touch-icon[\w.-]*\.png)$",
+    r"^/\.well-known/",
+)
+
+#: posthog-js's campaign parameters and ad click ids (``CAMPAIGN_PARAMS``), read from the query.
+CAMPAIGN_PARAMS: frozenset[str] = frozenset(
+    {
+        "utm_source",
+        "utm_medium",
+        "utm_campaign",
+        "utm_content",
+        "utm_term",
+        "gad_source",
+        "mc_cid",
+        "gclid",
+        "gclsrc",
+        "dclid",
+        "gbraid",
+        "wbraid",
+        "fbclid",
+        "msclkid",
+        "twclid",
+        "li_fat_id",
+        "igshid",
+        "ttclid",
+        "rdt_cid",
+        "epik",
+        "qclid",
+        "sccid",
+        "irclid",
+        "_kx",
+    }
+)
+
+_HTML_TYPES = ("text/html", "application/xhtml+xml")
+_MAX_USER_AGENT = 1000
+_MAX_REFERRER = 2000
+DIRECT = "$direct"
+
+
+def _truthy(value: str | None) -> bool:
+    return value is not None and value.strip().lower() == "true"
+
+
+def is_partial_page_request(headers: Mapping[str, str]) -> bool:
+    """True for requests that fetch part of a page (htmx, Turbo frames, Unpoly, XHR).
+
+    htmx boosted links and history restores replace the whole page, so they count.
+    """
+    if headers.get("hx-request") is not None:
+        return not (
+            _truthy(headers.get("hx-boosted")) or _truthy(headers.get("hx-history-restore-request"))
+        )
+    if headers.get("turbo-frame") is not None or headers.get("x-up-target") is not None:
+        return True
+    return (headers.get("x-requested-with") or "").lower() == "xmlhttprequest"
+
+
+def is_prefetch(headers: Mapping[str, str]) -> bool:
+    """True for speculative loads: ``Sec-Purpose: prefetch``/``prerender`` and ``Purpose``."""
+    for name in ("sec-purpose", "purpose", "x-purpose", "x-moz"):
+        value = headers.get(name)
+        if value is not None and ("prefetch" in value.lower() or "prerender" in value.lower()):
+            return True
+    return False
+
+
+def _compile(patterns: Sequence[str], field: str) -> re.Pattern[str] | None:
+    if isinstance(patterns, str):
+        raise TypeError(f"{field} must be a sequence of regular expressions, not a str")
+    sources = []
+    for pattern in patterns:
+        if not isinstance(pattern, str):
+            raise TypeError(f"{field} entries must be str, not {type(pattern).__name__}")
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise ValueError(
+                f"{field}: {pattern!r} is not a valid regular expression: {exc}"
+            ) from None
+        sources.append(f"(?:{pattern})")
+    return re.compile("|".join(sources)) if sources else None
+
+
+Predicate = Callable[[RequestView, ResponseView], "bool | None"]
+
+
+class PageviewRules:
+    """The compiled page view decision.
+
+    Args:
+        exclude_paths: regular expressions (``re.search`` on the path) that are never page views.
+        include_paths: if not empty, only paths matching one of these can be page views.
+        static_prefixes: URL prefixes of static and media files.
+        predicate: ``f(request, response) -> bool | None`` overriding the decision; None
+            keeps the default rules.
+        bots: the user-agent matcher; None disables bot filtering.
+    """
+
+    def __init__(
+        self,
+        *,
+        exclude_paths: Sequence[str] = (),
+        include_paths: Sequence[str] = (),
+        static_prefixes: Sequence[str] = (),
+        predicate: Predicate | None = None,
+        bots: BotMatcher | None = None,
+    ) -> None:
+        self._exclude = _compile((*BUILTIN_EXCLUDED_PATHS, *exclude_paths), "exclude_paths")
+        self._include = _compile(include_paths, "include_paths")
+        if isinstance(static_prefixes, str):
+            raise TypeError("static_prefixes must be a sequence of str, not a str")
+        self._static = tuple(p for p in static_prefixes if p and p != "/")
+        self._predicate = predicate
+        self._bots = bots
+
+    def default_decision(self, request: RequestView, response: ResponseView) -> bool:
+        """The built-in rules, without the user predicate."""
+        if request.method != "GET" or not 200 <= response.status < 300 or response.streaming:
+            return False
+        content_type = (response.content_type or "").lstrip().lower()
+        if not content_type.startswith(_HTML_TYPES):
+            return False
+        path = request.path
+        if self._static and path.startswith(self._static):
+            return False
+        if self._exclude is not None and self._exclude.search(path):
+            return False
+        if self._include is not None and not self._include.search(path):
+            return False
+        headers = request.headers
+        if is_partial_page_request(headers) or is_prefetch(headers):
+            return False
+        return not (self._bots is not None and self._bots.is_bot(headers.get("user-agent") or ""))
+
+    def is_pageview(self, request: RequestView, response: ResponseView) -> bool:
+        """Whether this response is a page view; the user predicate has the last word."""
+        if self._predicate is not None:
+            verdict = self._predicate(request, response)
+            if verdict is not None:
+                return bool(verdict)
+        return self.default_decision(request, response)
+
+
+def location_properties(request: RequestView) -> dict[str, Any]:
+    """``$current_url``, ``$host`` and ``$pathname``, as posthog-js names them."""
+    return {
+        PROP_CURRENT_URL: request.url,
+        PROP_HOST: request.host,
+        PROP_PATHNAME: request.path,
+    }
+
+
+def referrer_properties(headers: Mapping[str, str]) -> dict[str, str]:
+    """``$referrer`` and ``$referring_domain`` from the Referer header (``$direct`` without one)."""
+    referrer = (headers.get("referer") or "").strip()[:_MAX_REFERRER]
+    if not referrer:
+        return {"$referrer": DIRECT, "$referring_domain": DIRECT}
+    try:
+        netloc = urlsplit(referrer).netloc
+    except ValueError:
+        netloc = ""
+    domain = netloc.rpartition("@")[2].lower()
+    return {"$referrer": referrer, "$referring_domain": domain or DIRECT}
+
+
+def campaign_properties(query_string: str) -> dict[str, str]:
+    """UTM parameters and ad click ids present in the query string."""
+    if not query_string:
+        return {}
+    found: dict[str, str] = {}
+    for key, value in parse_qsl(query_string, keep_blank_values=False):
+        if key in CAMPAIGN_PARAMS and key not in found:
+            found[key] = value
+    return found
+
+
+def raw_user_agent(headers: Mapping[str, str]) -> str | None:
+    """The User-Agent header, cut like posthog-js (997 characters and ``...`` past 1000)."""
+    ua = headers.get("user-agent")
+    if not ua:
+        return None
+    return ua if len(ua) <= _MAX_USER_AGENT else ua[: _MAX_USER_AGENT - 3] + "..."
+
+
+def pageview_properties(
+    request: RequestView,
+    *,
+    title: str | None = None,
+    route: str | None = None,
+    view: str | None = None,
+) -> dict[str, Any]:
+    """The request-derived properties of a ``$pageview``; the tracker adds identity and session."""
+    props = location_properties(request)
+    headers = request.headers
+    props.update(referrer_properties(headers))
+    ua = raw_user_agent(headers)
+    if ua is not None:
+        props["$raw_user_agent"] = ua
+    props.update(campaign_properties(request.query_string))
+    if title:
+        props["title"] = title
+    if route:
+        props["route"] = route
+    if view:
+        props["view"] = view
+    return props

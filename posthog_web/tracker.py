@@ -1,0 +1,536 @@
+"""The framework-neutral request tracker shared by the Django and ASGI integrations.
+
+An integration builds one :class:`Tracker` at start-up, then per request: ``start``
+(resolve the visitor), ``set_user`` (the logged-in user, if any), ``finish`` (the page
+view decision, once the response is known) and ``response_cookies``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+from posthog_web.bots import POSTHOG_JS_BLOCKED_UAS, SERVER_BLOCKED_UAS, BotMatcher
+from posthog_web.context import RequestContext, RequestHelper
+from posthog_web.events import (
+    EVENT_CREATE_ALIAS,
+    EVENT_IDENTIFY,
+    EVENT_PAGEVIEW,
+    EVENT_SCREEN,
+    PROP_IP,
+    PROP_PAGEVIEW_ID,
+    PROP_PROCESS_PERSON_PROFILE,
+    PROP_SCREEN_NAME,
+    PROP_SESSION_ID,
+    PROP_SET,
+    PROP_SET_ONCE,
+    PROP_WINDOW_ID,
+    encode_json,
+    is_uuid,
+    is_uuid7,
+    new_event,
+    uuid7,
+    validate_distinct_id,
+)
+from posthog_web.identity import (
+    HEADER_DISTINCT_ID,
+    HEADER_SESSION_ID,
+    HEADER_WINDOW_ID,
+    SOURCE_NEW,
+    AnonymousIdentity,
+    CookieSigner,
+    parse_posthog_cookie,
+    plan_login,
+    plan_logout,
+    posthog_cookie_name,
+    resolve_anonymous,
+    sanitize_header,
+    usable_distinct_id,
+)
+from posthog_web.pageviews import (
+    PageviewRules,
+    location_properties,
+    pageview_properties,
+    raw_user_agent,
+)
+from posthog_web.web import RequestView, ResponseView, SetCookie
+
+if TYPE_CHECKING:
+    from posthog_web.client import Client
+
+__all__ = ["Tracker", "TrackerOptions"]
+
+logger = logging.getLogger(__name__)
+
+ONE_YEAR = 365 * 24 * 3600
+_IDENTIFY_CACHE_SIZE = 10_000
+_WARNED_IDS_SIZE = 1_000
+
+
+@dataclass(frozen=True)
+class TrackerOptions:
+    """Every option of the request tracker, with its default.
+
+    Django reads them from ``POSTHOG_WEB`` (upper-case keys); the ASGI middleware takes
+    them as keyword arguments of the same lower-case names.
+
+    Args:
+        exclude_paths: regular expressions (``re.search`` on the path) that never record
+            page views, added to the built-in ones (health checks, ``robots.txt``,
+            ``favicon.ico``, ``sitemap.xml``, ``/.well-known/``).
+        include_paths: if not empty, only matching paths record page views.
+        static_prefixes: URL prefixes of static and media files (never page views).
+        record_pageview: ``f(request, response) -> bool | None`` deciding per request;
+            None (or a None result) keeps the default rules.
+        person_profiles: ``"identified_only"`` (anonymous events are personless, like
+            posthog-js) or ``"always"``.
+        anonymous_cookie_name: the name of the package's own anonymous-id cookie.
+        cookie_secret: the key that signs that cookie (Django: ``SECRET_KEY``).
+        cookie_max_age: its lifetime in seconds (one year).
+        cookie_secure: force the Secure flag on or off; None sets it on HTTPS requests.
+        cookie_domain: the cookie's Domain attribute; None for the current host only.
+        capture_tracing_headers: read posthog-js's ``X-POSTHOG-DISTINCT-ID``,
+            ``X-POSTHOG-SESSION-ID`` and ``X-POSTHOG-WINDOW-ID`` headers.
+        read_posthog_js_cookie: read the ``ph_<api key>_posthog`` cookie for the
+            visitor's id and session, so server and browser agree.
+        session_idle_timeout_seconds: posthog-js's ``session_idle_timeout_seconds``; a
+            browser session idle for longer is not reused (clamped to 60 s..10 h).
+        filter_bots: skip page views from known bots and HTTP libraries.
+        bot_user_agents: extra lower-case User-Agent fragments that mark a bot.
+    """
+
+    exclude_paths: Sequence[str] = ()
+    include_paths: Sequence[str] = ()
+    static_prefixes: Sequence[str] = ()
+    record_pageview: Callable[[RequestView, ResponseView], bool | None] | None = None
+    person_profiles: Literal["identified_only", "always"] = "identified_only"
+    anonymous_cookie_name: str = "ph_web_id"
+    cookie_secret: str | bytes | None = None
+    cookie_max_age: int = ONE_YEAR
+    cookie_secure: bool | None = None
+    cookie_domain: str | None = None
+    capture_tracing_headers: bool = True
+    read_posthog_js_cookie: bool = True
+    session_idle_timeout_seconds: int = 1800
+    filter_bots: bool = True
+    bot_user_agents: Sequence[str] = ()
+
+    def __post_init__(self) -> None:
+        for name in ("exclude_paths", "include_paths", "static_prefixes", "bot_user_agents"):
+            value = getattr(self, name)
+            if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
+                raise TypeError(
+                    f"{name} must be a list or tuple of str, not {type(value).__name__}"
+                )
+            for item in value:
+                if not isinstance(item, str):
+                    raise TypeError(f"{name} entries must be str, not {type(item).__name__}")
+            object.__setattr__(self, name, tuple(value))
+        if self.record_pageview is not None and not callable(self.record_pageview):
+            raise TypeError("record_pageview must be a callable or None")
+        if self.person_profiles not in ("identified_only", "always"):
+            raise ValueError(
+                "person_profiles must be 'identified_only' or 'always', "
+                f"not {self.person_profiles!r}"
+            )
+        if not isinstance(self.anonymous_cookie_name, str) or not self.anonymous_cookie_name:
+            raise ValueError("anonymous_cookie_name must be a non-empty str")
+        if self.cookie_secret is not None and not isinstance(self.cookie_secret, (str, bytes)):
+            raise TypeError("cookie_secret must be a str, bytes or None")
+        for name in ("cookie_max_age", "session_idle_timeout_seconds"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+                raise ValueError(f"{name} must be a positive int (seconds), not {value!r}")
+        if self.cookie_secure is not None and not isinstance(self.cookie_secure, bool):
+            raise TypeError("cookie_secure must be True, False or None")
+        if self.cookie_domain is not None and not isinstance(self.cookie_domain, str):
+            raise TypeError("cookie_domain must be a str or None")
+        for name in ("capture_tracing_headers", "read_posthog_js_cookie", "filter_bots"):
+            if not isinstance(getattr(self, name), bool):
+                raise TypeError(f"{name} must be True or False")
+
+
+class Tracker:
+    """Compiled options plus the client; one per app, built at start-up.
+
+    Args:
+        client: the :class:`~posthog_web.Client` events are enqueued on.
+        options: the :class:`TrackerOptions`; defaults when None.
+    """
+
+    def __init__(self, client: Client, options: TrackerOptions | None = None) -> None:
+        self.client = client
+        self.options = options = options or TrackerOptions()
+        bots = None
+        if options.filter_bots:
+            bots = BotMatcher(
+                POSTHOG_JS_BLOCKED_UAS + SERVER_BLOCKED_UAS + tuple(options.bot_user_agents)
+            )
+        self._rules = PageviewRules(
+            exclude_paths=options.exclude_paths,
+            include_paths=options.include_paths,
+            static_prefixes=options.static_prefixes,
+            predicate=options.record_pageview,
+            bots=bots,
+        )
+        if options.cookie_secret is None:
+            logger.warning(
+                "posthog-web: no cookie_secret; the anonymous-id cookie %r is not signed",
+                options.anonymous_cookie_name,
+            )
+        self._signer = CookieSigner(options.cookie_secret)
+        api_key = _project_api_key(client)
+        self._posthog_js_cookie = (
+            posthog_cookie_name(api_key)
+            if options.read_posthog_js_cookie and isinstance(api_key, str) and api_key
+            else None
+        )
+        self._idle_ms = min(max(options.session_idle_timeout_seconds, 60), 36_000) * 1000
+        self._personless_anonymous = options.person_profiles == "identified_only"
+        self._identified: OrderedDict[str, bytes] = OrderedDict()
+        self._warned_ids: OrderedDict[str, None] = OrderedDict()
+        self._lock = threading.Lock()
+
+    # --- the request lifecycle --------------------------------------------------------
+
+    def start(self, request: RequestView) -> RequestContext:
+        """Resolve the visitor of ``request``: tracing header, posthog-js cookie, our cookie."""
+        headers, cookies, options = request.headers, request.cookies, self.options
+        own = self._signer.loads(cookies.get(options.anonymous_cookie_name))
+        posthog_js = None
+        if self._posthog_js_cookie is not None:
+            raw = cookies.get(self._posthog_js_cookie)
+            if raw:
+                posthog_js = parse_posthog_cookie(
+                    raw, now_ms=time.time_ns() // 1_000_000, idle_timeout_ms=self._idle_ms
+                )
+        header_id = session_id = window_id = None
+        if options.capture_tracing_headers:
+            header_id = usable_distinct_id(sanitize_header(headers.get(HEADER_DISTINCT_ID)))
+            session_id = _uuid_header(headers.get(HEADER_SESSION_ID), is_uuid7)
+            window_id = _uuid_header(headers.get(HEADER_WINDOW_ID), is_uuid)
+        if session_id is None and posthog_js is not None:
+            session_id = posthog_js.session_id
+        anonymous = resolve_anonymous(header_id, posthog_js, own, self._signer)
+        ctx = RequestContext(
+            request=request,
+            anonymous=anonymous,
+            own_cookie=own,
+            session_id=session_id,
+            window_id=window_id,
+            anon_id=anonymous.anon_id,
+        )
+        ctx.helper = RequestHelper(self, ctx)
+        return ctx
+
+    def set_user(
+        self,
+        ctx: RequestContext,
+        distinct_id: str | None,
+        person_properties: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Set the logged-in user of this request (None: anonymous).
+
+        An id PostHog treats as illegal is never sent: the request stays anonymous and a
+        warning is logged. ``person_properties`` are sent with ``$identify`` only when
+        they differ from the last ones sent for this user by this process.
+        """
+        if distinct_id is None:
+            ctx.user_id = None
+            return
+        try:
+            validate_distinct_id(distinct_id)
+        except (TypeError, ValueError) as exc:
+            self._warn_illegal(distinct_id, exc)
+            ctx.user_id = None
+            return
+        ctx.user_id = distinct_id
+        if person_properties is not None:
+            self._identify_if_changed(ctx, dict(person_properties))
+
+    def finish(
+        self,
+        ctx: RequestContext,
+        response: ResponseView,
+        *,
+        route: str | None = None,
+        view: str | None = None,
+        title: str | None = None,
+        pageview: bool | None = None,
+    ) -> None:
+        """Record this request's page view if it is one (or the view asked for one).
+
+        Args:
+            ctx: the context from :meth:`start`.
+            response: the response, without its body.
+            route: the matched route pattern, e.g. ``/products/<int:pk>/``.
+            view: the view's dotted name.
+            title: the page name to use when the view did not name the page.
+            pageview: the verdict of an integration's own user predicate (one that takes
+                the framework's request and response); None applies the rules.
+        """
+        if ctx.finished:
+            return
+        ctx.finished = True
+        if pageview is None:
+            pageview = self._rules.is_pageview(ctx.request, response)
+        if ctx.page_requested or pageview:
+            self._send_pageview(
+                ctx,
+                ctx.page_name or title,
+                ctx.page_properties or {},
+                route=route,
+                view=view,
+            )
+
+    def is_pageview(self, request: RequestView, response: ResponseView) -> bool:
+        """The page view decision alone (the user predicate included)."""
+        return self._rules.is_pageview(request, response)
+
+    def response_cookies(self, ctx: RequestContext) -> list[SetCookie]:
+        """The cookies to set on this response: a new or rotated anonymous id, a new link."""
+        cookie = ctx.set_cookie
+        if cookie is None:
+            return []
+        options = self.options
+        secure = ctx.request.is_secure if options.cookie_secure is None else options.cookie_secure
+        return [
+            SetCookie(
+                name=options.anonymous_cookie_name,
+                value=self._signer.dumps(cookie),
+                max_age=options.cookie_max_age,
+                secure=secure,
+                domain=options.cookie_domain,
+            )
+        ]
+
+    # --- identity ---------------------------------------------------------------------
+
+    def distinct_id(self, ctx: RequestContext) -> str:
+        """The distinct id of this request's events (mints the anonymous id on first use)."""
+        if ctx.user_id is not None:
+            return ctx.user_id
+        anon_id = ctx.anon_id
+        if anon_id is None:
+            cookie = self._signer.new()
+            anon_id = ctx.anon_id = cookie.anon_id
+            ctx.set_cookie = cookie
+        ctx.anon_used = True
+        return anon_id
+
+    def is_identified(self, ctx: RequestContext) -> bool:
+        """Whether this request's events belong to an identified person."""
+        return ctx.user_id is not None or ctx.anonymous.identified
+
+    def login(
+        self, ctx: RequestContext, distinct_id: str, properties: dict[str, Any] | None
+    ) -> None:
+        """Alias the anonymous id into ``distinct_id`` (with the guards), then identify."""
+        anon_id = ctx.anon_id if ctx.user_id is None else ctx.anonymous.anon_id
+        aliasable = (
+            anon_id is not None
+            and not ctx.anonymous.identified
+            and is_uuid(anon_id)
+            # An id minted by this very request has no history worth joining.
+            and (ctx.anonymous.source != SOURCE_NEW or ctx.anon_used)
+        )
+        own = ctx.set_cookie or ctx.own_cookie
+        alias, cookie = plan_login(own, anon_id, aliasable, distinct_id, self._signer)
+        ctx.user_id = distinct_id
+        ctx.explicit_identity = True
+        if alias:
+            assert anon_id is not None
+            self._send_alias(ctx, distinct_id, anon_id)
+        if cookie is not None:
+            ctx.set_cookie = cookie
+        if properties is not None:
+            self._remember_identify(distinct_id, properties)
+            self._send_identify(ctx, distinct_id, properties, None)
+
+    def logout(self, ctx: RequestContext) -> None:
+        """Forget the user and rotate the anonymous id (posthog-js ``reset()``)."""
+        cookie = plan_logout(ctx.set_cookie or ctx.own_cookie, ctx.anonymous, self._signer)
+        ctx.user_id = None
+        ctx.explicit_identity = True
+        ctx.own_cookie = ctx.set_cookie = cookie
+        ctx.anonymous = AnonymousIdentity(cookie.anon_id, "cookie")
+        ctx.anon_id = cookie.anon_id
+        ctx.session_id = ctx.window_id = None
+
+    # --- events -------------------------------------------------------------------------
+
+    def capture(
+        self,
+        ctx: RequestContext,
+        event: str,
+        properties: dict[str, Any],
+        *,
+        timestamp: str | None = None,
+    ) -> None:
+        """Send a custom event with the request context (arguments already checked)."""
+        props = self._context_properties(ctx)
+        props.update(properties)
+        self._enqueue(event, self.distinct_id(ctx), props, ctx, timestamp=timestamp)
+
+    def page(self, ctx: RequestContext, name: str | None, properties: dict[str, Any]) -> None:
+        """Name this request's page view, or record an extra one."""
+        if ctx.page_requested or ctx.finished:
+            self._send_pageview(ctx, name, properties)
+            return
+        ctx.page_requested = True
+        ctx.page_name = name
+        ctx.page_properties = properties
+
+    def screen(self, ctx: RequestContext, name: str, properties: dict[str, Any]) -> None:
+        """Send a ``$screen`` event."""
+        props = self._context_properties(ctx)
+        props.update(properties)
+        props[PROP_SCREEN_NAME] = name
+        self._enqueue(EVENT_SCREEN, self.distinct_id(ctx), props, ctx)
+
+    def identify(
+        self, ctx: RequestContext, properties: dict[str, Any], properties_once: dict[str, Any]
+    ) -> None:
+        """Send ``$identify`` with person properties for this visitor."""
+        distinct_id = self.distinct_id(ctx)
+        if properties and ctx.user_id is not None:
+            self._remember_identify(distinct_id, properties)
+        self._send_identify(ctx, distinct_id, properties, properties_once)
+
+    def alias(self, ctx: RequestContext, alias: str) -> None:
+        """Send ``$create_alias``: ``alias``'s person joins this visitor's person."""
+        self._send_alias(ctx, self.distinct_id(ctx), alias)
+
+    # --- internals ----------------------------------------------------------------------
+
+    def _send_pageview(
+        self,
+        ctx: RequestContext,
+        title: str | None,
+        properties: Mapping[str, Any],
+        *,
+        route: str | None = None,
+        view: str | None = None,
+    ) -> None:
+        request = ctx.request
+        props = pageview_properties(request, title=title, route=route, view=view)
+        self._add_request_identity(ctx, props)
+        props.update(properties)
+        event_id = uuid7()
+        props[PROP_PAGEVIEW_ID] = event_id
+        self._enqueue(EVENT_PAGEVIEW, self.distinct_id(ctx), props, ctx, uuid=event_id)
+
+    def _send_identify(
+        self,
+        ctx: RequestContext,
+        distinct_id: str,
+        properties: dict[str, Any] | None,
+        properties_once: dict[str, Any] | None,
+    ) -> None:
+        props: dict[str, Any] = {}
+        self._add_request_identity(ctx, props)
+        top: dict[str, Any] = {}
+        if properties:
+            top[PROP_SET] = properties
+        if properties_once:
+            top[PROP_SET_ONCE] = properties_once
+        self._enqueue(EVENT_IDENTIFY, distinct_id, props, ctx, personless=False, top_level=top)
+
+    def _send_alias(self, ctx: RequestContext, distinct_id: str, alias: str) -> None:
+        props: dict[str, Any] = {"distinct_id": distinct_id, "alias": alias}
+        self._add_request_identity(ctx, props)
+        self._enqueue(EVENT_CREATE_ALIAS, distinct_id, props, ctx, personless=False)
+
+    def _context_properties(self, ctx: RequestContext) -> dict[str, Any]:
+        request = ctx.request
+        props = location_properties(request)
+        ua = raw_user_agent(request.headers)
+        if ua is not None:
+            props["$raw_user_agent"] = ua
+        self._add_request_identity(ctx, props)
+        return props
+
+    @staticmethod
+    def _add_request_identity(ctx: RequestContext, props: dict[str, Any]) -> None:
+        if ctx.session_id is not None:
+            props[PROP_SESSION_ID] = ctx.session_id
+        if ctx.window_id is not None:
+            props[PROP_WINDOW_ID] = ctx.window_id
+        if ctx.request.client_ip:
+            props[PROP_IP] = ctx.request.client_ip
+
+    def _enqueue(
+        self,
+        event: str,
+        distinct_id: str,
+        properties: dict[str, Any],
+        ctx: RequestContext,
+        *,
+        personless: bool | None = None,
+        timestamp: str | None = None,
+        uuid: str | None = None,
+        top_level: dict[str, Any] | None = None,
+    ) -> None:
+        if personless is None:
+            personless = self._personless_anonymous and not self.is_identified(ctx)
+        # Last, as posthog-js does: a caller cannot turn a personless visitor personful.
+        properties[PROP_PROCESS_PERSON_PROFILE] = not personless
+        message = new_event(event, distinct_id, properties, timestamp=timestamp, uuid=uuid)
+        if top_level:
+            message.update(top_level)
+        self.client.enqueue(message)
+
+    def _identify_if_changed(self, ctx: RequestContext, properties: dict[str, Any]) -> None:
+        distinct_id = ctx.user_id
+        assert distinct_id is not None
+        digest = _digest(properties)
+        with self._lock:
+            if self._identified.get(distinct_id) == digest:
+                self._identified.move_to_end(distinct_id)
+                return
+        self._remember_identify(distinct_id, properties, digest)
+        self._send_identify(ctx, distinct_id, properties, None)
+
+    def _remember_identify(
+        self, distinct_id: str, properties: Mapping[str, Any], digest: bytes | None = None
+    ) -> None:
+        digest = digest or _digest(properties)
+        with self._lock:
+            self._identified[distinct_id] = digest
+            self._identified.move_to_end(distinct_id)
+            while len(self._identified) > _IDENTIFY_CACHE_SIZE:
+                self._identified.popitem(last=False)
+
+    def _warn_illegal(self, distinct_id: object, exc: Exception) -> None:
+        key = repr(distinct_id)[:100]
+        with self._lock:
+            if key in self._warned_ids:
+                return
+            self._warned_ids[key] = None
+            while len(self._warned_ids) > _WARNED_IDS_SIZE:
+                self._warned_ids.popitem(last=False)
+        logger.warning("posthog-web: not sending user id %s as a distinct id: %s", key, exc)
+
+
+def _project_api_key(client: Client) -> str | None:
+    key = getattr(client, "api_key", None) or getattr(client, "_api_key", None)
+    return key if isinstance(key, str) else None
+
+
+def _uuid_header(value: str | None, check: Callable[[str], bool]) -> str | None:
+    cleaned = sanitize_header(value)
+    return cleaned.lower() if cleaned is not None and check(cleaned) else None
+
+
+def _digest(properties: Mapping[str, Any]) -> bytes:
+    try:
+        encoded = encode_json(dict(sorted(properties.items())))
+    except (TypeError, ValueError):
+        encoded = repr(sorted(properties.items(), key=lambda kv: kv[0])).encode()
+    return hashlib.blake2b(encoded, digest_size=16).digest()

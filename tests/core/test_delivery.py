@@ -1,0 +1,355 @@
+"""The background sender against a real local server: batching, gzip, retries, limits."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from posthog_web import Client
+from posthog_web.delivery import _parse_retry_after
+from posthog_web.inbox import InboxServer
+from tests.core.helpers import decode_body, wait_for_requests
+
+MakeClient = Callable[..., Client]
+
+
+@pytest.fixture
+def make_client(inbox: InboxServer) -> Iterator[MakeClient]:
+    clients: list[Client] = []
+
+    def make(**options: Any) -> Client:
+        options.setdefault("host", inbox.url)
+        options.setdefault("flush_interval", 0.05)
+        options.setdefault("timeout", 5.0)
+        base_delay = options.pop("retry_base_delay", 0.01)
+        client = Client("phc_test", **options)
+        client._sender.options.retry_base_delay = base_delay
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        client.shutdown(timeout=5)
+
+
+def _capture(client: Client, count: int, prefix: str = "e") -> None:
+    for i in range(count):
+        client.capture(f"{prefix}{i}", distinct_id="u1", properties={"i": i})
+
+
+def test_batches_are_gzipped_and_carry_key_and_sent_at(
+    make_client: MakeClient, inbox: InboxServer
+) -> None:
+    client = make_client()
+    _capture(client, 3)
+    assert client.flush(timeout=10)
+    assert [e["event"] for e in inbox.events()] == ["e0", "e1", "e2"]
+    request = inbox.requests[-1]
+    assert request.path.rstrip("/") == "/batch"
+    assert request.headers["content-encoding"] == "gzip"
+    assert request.body[:2] == b"\x1f\x8b"
+    assert request.headers["user-agent"].startswith("posthog-web/")
+    body = decode_body(request.body)
+    assert body["api_key"] == "phc_test"
+    assert body["sent_at"]
+    assert client.stats()["sent"] == 3
+
+
+def test_plain_json_when_gzip_is_off(make_client: MakeClient, inbox: InboxServer) -> None:
+    client = make_client(gzip=False)
+    _capture(client, 1)
+    assert client.flush(timeout=10)
+    request = inbox.requests[-1]
+    assert "content-encoding" not in request.headers
+    assert decode_body(request.body)["batch"][0]["event"] == "e0"
+
+
+def test_flush_at_sends_without_waiting_for_the_interval(
+    make_client: MakeClient, inbox: InboxServer
+) -> None:
+    client = make_client(flush_at=5, flush_interval=60)
+    _capture(client, 1)
+    _capture(client, 5, prefix="b")
+    inbox.wait_for_events(6, timeout=20)
+
+
+def test_max_batch_size_splits_the_backlog(make_client: MakeClient, inbox: InboxServer) -> None:
+    client = make_client(max_batch_size=10, flush_interval=60, flush_at=1000)
+    _capture(client, 25)
+    assert client.flush(timeout=10)
+    sizes = [len(decode_body(r.body)["batch"]) for r in inbox.requests]
+    assert sizes == [10, 10, 5]
+
+
+@pytest.mark.parametrize(
+    ("status", "headers"),
+    [
+        (500, None),
+        (502, None),
+        (503, None),
+        (504, None),
+        (408, None),
+        (429, None),
+        (429, {"Retry-After": "0.2"}),
+    ],
+)
+def test_retryable_statuses_are_retried_with_identical_events(
+    make_client: MakeClient, inbox: InboxServer, status: int, headers: dict[str, str] | None
+) -> None:
+    client = make_client()
+    inbox.faults.fail_next(2, status=status, headers=headers)
+    _capture(client, 2)
+    assert client.flush(timeout=20)
+    assert len(inbox.events()) == 2
+    bodies = [decode_body(r.body) for r in inbox.requests]
+    assert [r.status for r in inbox.requests] == [status, status, 200]
+    # Every attempt carries the same events; only sent_at may change.
+    assert bodies[0]["batch"] == bodies[1]["batch"] == bodies[2]["batch"]
+    stats = client.stats()
+    assert stats["retried"] == 4
+    assert stats["dropped"] == 0
+
+
+def test_retry_after_is_honoured(make_client: MakeClient, inbox: InboxServer) -> None:
+    client = make_client()
+    inbox.faults.fail_next(1, status=429, headers={"Retry-After": "1"})
+    _capture(client, 1)
+    assert client.flush(timeout=20)
+    first, second = inbox.requests[0], inbox.requests[1]
+    assert second.received_at - first.received_at >= 0.9
+
+
+def test_retry_after_parsing() -> None:
+    assert _parse_retry_after(None) == 0.0
+    assert _parse_retry_after("2") == 2.0
+    assert _parse_retry_after("9999") == 60.0
+    assert _parse_retry_after("-5") == 0.0
+    assert _parse_retry_after("nonsense") == 0.0
+    assert _parse_retry_after("nan") == 0.0
+    assert 0 < _parse_retry_after(_http_date(5)) <= 5.0
+
+
+def _http_date(seconds_ahead: float) -> str:
+    import email.utils
+
+    return email.utils.formatdate(time.time() + seconds_ahead, usegmt=True)
+
+
+def test_connection_refused_is_retried_until_the_server_is_up(unused_port: int) -> None:
+    client = Client(
+        "phc_test", host=f"http://127.0.0.1:{unused_port}", flush_interval=0.05, max_retries=8
+    )
+    client._sender.options.retry_base_delay = 0.2
+    client.capture("late", distinct_id="u1")
+    server = InboxServer(port=unused_port).start()
+    try:
+        server.wait_for_events(1, timeout=30)
+        assert client.flush(timeout=10)
+        assert client.stats()["retried"] >= 1 or len(server.requests) == 1
+    finally:
+        client.shutdown(timeout=5)
+        server.stop()
+
+
+def test_read_timeout_is_retried(make_client: MakeClient, inbox: InboxServer) -> None:
+    client = make_client(timeout=0.5)
+    inbox.faults.hang_next(1, seconds=5)
+    _capture(client, 1)
+    assert client.flush(timeout=20)
+    assert len(inbox.events()) == 1
+    assert client.stats()["retried"] == 1
+
+
+def test_dropped_connection_is_retried(make_client: MakeClient, inbox: InboxServer) -> None:
+    client = make_client()
+    inbox.faults.drop_next(1)
+    _capture(client, 1)
+    assert client.flush(timeout=20)
+    assert len(inbox.events()) == 1
+
+
+@pytest.mark.parametrize("status", [400, 401, 403])
+def test_client_errors_are_not_retried_and_logged(
+    make_client: MakeClient, inbox: InboxServer, status: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    client = make_client()
+    inbox.faults.fail_next(1, status=status)
+    _capture(client, 2)
+    assert not client.flush(timeout=10)
+    assert len(inbox.requests) == 1
+    stats = client.stats()
+    assert stats["dropped_rejected"] == 2
+    assert stats["retried"] == 0
+    assert f"PostHog answered {status}" in caplog.text
+    assert "phc_test" not in caplog.text
+    # The engine goes on with the next batch.
+    _capture(client, 1, prefix="after")
+    assert client.flush(timeout=10)
+    assert [e["event"] for e in inbox.events()] == ["after0"]
+
+
+def test_retry_budget_spent_drops_and_counts(make_client: MakeClient, inbox: InboxServer) -> None:
+    client = make_client(max_retries=2)
+    inbox.faults.fail_next(3, status=503)
+    _capture(client, 1)
+    assert not client.flush(timeout=20)
+    assert client.stats()["dropped_retries"] == 1
+    assert len(inbox.requests) == 3
+
+
+def test_413_splits_the_batch_in_halves(make_client: MakeClient, inbox: InboxServer) -> None:
+    client = make_client(flush_interval=60, flush_at=1000)
+    _capture(client, 4)
+    inbox.faults.fail_next(1, status=413)
+    assert client.flush(timeout=20)
+    sizes = [len(decode_body(r.body)["batch"]) for r in inbox.requests]
+    assert sizes == [4, 2, 2]
+    assert len(inbox.events()) == 4
+
+
+def test_413_on_a_single_event_drops_it(
+    make_client: MakeClient, inbox: InboxServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    client = make_client(flush_interval=60, flush_at=1000)
+    _capture(client, 2)
+    inbox.faults.fail_next(2, status=413)
+    assert not client.flush(timeout=20)
+    sizes = [len(decode_body(r.body)["batch"]) for r in inbox.requests]
+    assert sizes == [2, 1, 1]
+    assert [e["event"] for e in inbox.events()] == ["e1"]
+    assert client.stats()["dropped_rejected"] == 1
+    assert "too large" in caplog.text
+
+
+def test_batches_stay_under_five_mib(make_client: MakeClient, inbox: InboxServer) -> None:
+    client = make_client(flush_interval=60, flush_at=1000, gzip=False)
+    blob = "x" * 800_000
+    for i in range(8):
+        client.capture(f"big{i}", distinct_id="u1", properties={"blob": blob})
+    assert client.flush(timeout=30)
+    assert len(inbox.events()) == 8
+    assert all(len(r.body) < 5 * 1024 * 1024 for r in inbox.requests)
+    assert len(inbox.requests) >= 2
+
+
+def test_queue_overflow_drops_counts_and_warns_once(
+    make_client: MakeClient, inbox: InboxServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    client = make_client(max_queue_size=5, flush_at=1000, flush_interval=60)
+    _capture(client, 12)
+    stats = client.stats()
+    assert stats["dropped_queue_full"] == 7
+    assert stats["queued"] == 5
+    assert caplog.text.count("dropped an event (queue full)") == 1
+    assert client.flush(timeout=10)
+    assert len(inbox.events()) == 5
+
+
+def test_caller_never_blocks_while_the_host_hangs(
+    make_client: MakeClient, inbox: InboxServer
+) -> None:
+    client = make_client(timeout=30)
+    inbox.faults.hang_next(1, seconds=30)
+    _capture(client, 1)
+    wait_for_requests(inbox, 1, timeout=10)
+    done = threading.Event()
+
+    def burst() -> None:
+        _capture(client, 200, prefix="burst")
+        done.set()
+
+    thread = threading.Thread(target=burst)
+    thread.start()
+    # Generous bound: the point is that capture() returns while the sender is stuck.
+    assert done.wait(20)
+    thread.join()
+
+
+def test_flush_returns_false_when_host_is_down(unused_port: int) -> None:
+    client = Client("phc_test", host=f"http://127.0.0.1:{unused_port}", flush_interval=0.05)
+    client.capture("e", distinct_id="u1")
+    assert client.flush(timeout=0.5) is False
+    client.shutdown(timeout=0.5)
+
+
+def test_shutdown_returns_within_its_timeout_when_host_hangs(
+    make_client: MakeClient, inbox: InboxServer
+) -> None:
+    client = make_client(timeout=30, max_retries=10)
+    inbox.faults.hang_next(100, seconds=60)
+    _capture(client, 3)
+    wait_for_requests(inbox, 1, timeout=10)
+    started = time.monotonic()
+    assert client.shutdown(timeout=1.0) is False
+    # A bound with a wide margin: a shutdown that waited for the hang would take 60 s.
+    assert time.monotonic() - started < 15
+    # The hung request is still in flight: nothing was reported delivered.
+    assert client.stats()["sent"] == 0
+
+
+def test_shutdown_flushes_and_later_events_are_dropped(
+    make_client: MakeClient, inbox: InboxServer
+) -> None:
+    client = make_client(flush_interval=60, flush_at=1000)
+    _capture(client, 3)
+    assert client.shutdown(timeout=10)
+    assert len(inbox.events()) == 3
+    client.capture("late", distinct_id="u1")
+    assert client.stats()["dropped_shut_down"] == 1
+    assert client.flush(timeout=1)
+
+
+def test_flush_without_events_is_immediate(make_client: MakeClient) -> None:
+    client = make_client()
+    assert client.flush(timeout=1)
+    assert client.shutdown(timeout=1)
+
+
+def test_unencodable_enqueued_event_is_dropped_not_fatal(
+    make_client: MakeClient, inbox: InboxServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    client = make_client()
+    client.enqueue({"event": "bad", "distinct_id": "u1", "properties": {"x": object()}})
+    client.enqueue({"event": "huge", "distinct_id": "u1", "properties": {"x": "y" * 1_000_000}})
+    client.capture("good", distinct_id="u1")
+    client.flush(timeout=10)
+    assert [e["event"] for e in inbox.events()] == ["good"]
+    stats = client.stats()
+    assert stats["dropped_unencodable"] == 1
+    assert stats["dropped_oversized"] == 1
+    assert "could not encode" in caplog.text
+
+
+def test_many_threads_capture_concurrently(make_client: MakeClient, inbox: InboxServer) -> None:
+    client = make_client()
+
+    def worker(n: int) -> None:
+        _capture(client, 250, prefix=f"t{n}-")
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert client.flush(timeout=30)
+    events = inbox.events()
+    assert len(events) == 1000
+    assert len({e["uuid"] for e in events}) == 1000
+    assert client.stats()["sent"] == 1000
+
+
+def test_logging_uses_the_package_logger(
+    make_client: MakeClient, inbox: InboxServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="posthog_web")
+    client = make_client()
+    inbox.faults.fail_next(1, status=503)
+    _capture(client, 1)
+    assert client.flush(timeout=10)
+    assert all(r.name.startswith("posthog_web") for r in caplog.records)
+    assert any("retrying" in r.getMessage() for r in caplog.records)
