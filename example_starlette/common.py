@@ -107,7 +107,7 @@ def product_body(product_id: int, bought: bool) -> str:
 def login_body(failed: bool) -> str:
     error = "<p>Wrong user name or password.</p>" if failed else ""
     return (
-        f"{error}<form method=\"post\" action=\"/login\">"
+        f'{error}<form method="post" action="/login">'
         '<label>User <input name="username" value="demo"></label> '
         '<label>Password <input name="password" type="password"></label> '
         '<button type="submit">Log in</button></form>'

@@ -16,8 +16,9 @@ from example_starlette import common
 from posthog_web.asgi import PostHogMiddleware
 from posthog_web.fastapi import PostHog
 
+posthog_client = common.make_client()
 app = FastAPI(title="posthog-web FastAPI example")
-app.add_middleware(PostHogMiddleware, client=common.make_client(), secret_key=common.SECRET_KEY)
+app.add_middleware(PostHogMiddleware, client=posthog_client, secret_key=common.SECRET_KEY)
 
 
 def current_user(request: Request, posthog: PostHog) -> str | None:

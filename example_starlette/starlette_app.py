@@ -96,6 +96,8 @@ async def dashboard(request: Request) -> Response:
     return _html(request, "Dashboard", common.dashboard_body(request.user.display_name))
 
 
+posthog_client = common.make_client()
+
 routes = [
     Route("/", home, name="home"),
     Route("/pricing", pricing, name="pricing"),
@@ -112,6 +114,6 @@ app = Starlette(
         # Authentication first (outside), so the PostHog middleware sees scope["user"]
         # from the start and events captured in the views belong to the user.
         Middleware(AuthenticationMiddleware, backend=CookieBackend()),
-        Middleware(PostHogMiddleware, client=common.make_client(), secret_key=common.SECRET_KEY),
+        Middleware(PostHogMiddleware, client=posthog_client, secret_key=common.SECRET_KEY),
     ],
 )

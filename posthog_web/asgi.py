@@ -126,9 +126,10 @@ class PostHogMiddleware:
         if scope_type == "http":
             if self.tracker is not None and scope.get("method") != "HEAD":
                 await _Exchange(self, self.tracker, scope, send).run(receive)
-                return
-            _attach(scope, _SKIPPED)
-        elif scope_type == "lifespan" and self.tracker is not None:
+            else:
+                await _run_skipped(self.app, scope, receive, send)
+            return
+        if scope_type == "lifespan" and self.tracker is not None:
             await _Lifespan(self.app, self.tracker.client, self.flush_timeout).run(
                 scope, receive, send
             )
@@ -154,6 +155,16 @@ def _attach(scope: Scope, helper: object) -> None:
     if state is None:
         scope["state"] = state = {}
     state[HELPER_STATE_KEY] = helper
+
+
+async def _run_skipped(app: ASGIApp, scope: Scope, receive: Receive, send: Send) -> None:
+    # The app may still call request.state.posthog or current(): they do nothing, quietly.
+    _attach(scope, _SKIPPED)
+    token = bind(_SKIPPED)
+    try:
+        await app(scope, receive, send)
+    finally:
+        unbind(token)
 
 
 class _Exchange:
@@ -192,8 +203,7 @@ class _Exchange:
         with guarded("request start"):
             self.ctx = self.tracker.start(request_view(self.scope))
         if self.ctx is None:
-            _attach(self.scope, _SKIPPED)
-            await self.middleware.app(self.scope, receive, self.send)
+            await _run_skipped(self.middleware.app, self.scope, receive, self.send)
             return
         self._apply_user(self.ctx)
         helper = self.ctx.helper
@@ -276,8 +286,8 @@ class _Exchange:
         if ctx is None or response is None:
             return  # the response start failed in the guard: nothing is known
         with guarded("page view"):
-            route, view = _route_and_view(self.scope, self.root_path)
-            self.tracker.finish(ctx, response, route=route, view=view)
+            route, view, title = _route_view_title(self.scope, self.root_path)
+            self.tracker.finish(ctx, response, route=route, view=view, title=title)
 
 
 class _Lifespan:
@@ -402,8 +412,8 @@ def _set_cookie_header(cookie: SetCookie) -> tuple[bytes, bytes]:
     return b"set-cookie", "; ".join(parts).encode("latin-1")
 
 
-def _route_and_view(scope: Scope, root_path: str) -> tuple[str | None, str | None]:
-    """The route template and endpoint name, when the router left them in the scope."""
+def _route_view_title(scope: Scope, root_path: str) -> tuple[str | None, str | None, str | None]:
+    """The route template, endpoint name and route name the router left in the scope."""
     route = scope.get("route")
     path = getattr(route, "path", None)
     template: str | None = None
@@ -412,12 +422,12 @@ def _route_and_view(scope: Scope, root_path: str) -> tuple[str | None, str | Non
         final_root = scope.get("root_path", "")
         prefix = final_root[len(root_path) :] if final_root.startswith(root_path) else ""
         template = prefix + path
+    name = getattr(route, "name", None)
+    title = name if isinstance(name, str) and name and not name.startswith("<") else None
     endpoint = scope.get("endpoint")
     view: str | None = None
     if endpoint is not None:
-        name = getattr(endpoint, "__qualname__", None) or getattr(endpoint, "__name__", None)
-        if name is None:
-            name = type(endpoint).__qualname__
+        qualname = getattr(endpoint, "__qualname__", None) or type(endpoint).__qualname__
         module = getattr(endpoint, "__module__", None)
-        view = f"{module}.{name}" if module else str(name)
-    return template, view
+        view = f"{module}.{qualname}" if module else qualname
+    return template, view, title

@@ -12,7 +12,7 @@ import logging
 from collections.abc import Mapping
 from contextvars import ContextVar, Token
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from posthog_web._guard import guarded
 from posthog_web.events import (
@@ -126,8 +126,7 @@ class RequestHelper:
             name: the page name, sent as ``title``.
             properties: extra page view properties.
         """
-        if name is not None and not isinstance(name, str):
-            raise TypeError(f"name must be a str or None, not {type(name).__name__}")
+        _check_name(name)
         props = _checked(properties, "properties")
         with guarded("page"):
             self._tracker.page(self._context, name, props)
@@ -181,7 +180,7 @@ class NoopHelper(RequestHelper):
         reason: why nothing is sent, logged once per reason on first use.
     """
 
-    _warned: set[str] = set()
+    _warned: ClassVar[set[str]] = set()
 
     def __init__(self, reason: str = "posthog_web.current() was used outside a request") -> None:
         self._reason = reason
@@ -223,12 +222,13 @@ class NoopHelper(RequestHelper):
         self._note()
 
     def page(self, name: str | None = None, properties: Mapping[str, Any] | None = None) -> None:
-        check_properties(properties)
+        _check_name(name)
+        _checked(properties, "properties")
         self._note()
 
     def screen(self, name: str, properties: Mapping[str, Any] | None = None) -> None:
         validate_event_name(name, "name")
-        check_properties(properties)
+        _checked(properties, "properties")
         self._note()
 
     def identify(
@@ -236,8 +236,8 @@ class NoopHelper(RequestHelper):
         properties: Mapping[str, Any] | None = None,
         properties_once: Mapping[str, Any] | None = None,
     ) -> None:
-        check_properties(properties, "properties")
-        check_properties(properties_once, "properties_once")
+        _checked(properties, "properties")
+        _checked(properties_once, "properties_once")
         self._note()
 
     def alias(self, alias: str) -> None:
@@ -246,10 +246,16 @@ class NoopHelper(RequestHelper):
 
     def login(self, distinct_id: str, properties: Mapping[str, Any] | None = None) -> None:
         validate_distinct_id(distinct_id)
+        _checked(properties, "properties")
         self._note()
 
     def logout(self) -> None:
         self._note()
+
+
+def _check_name(name: object) -> None:
+    if name is not None and not isinstance(name, str):
+        raise TypeError(f"name must be a str or None, not {type(name).__name__}")
 
 
 def _checked(properties: Mapping[str, Any] | None, field: str) -> dict[str, Any]:

@@ -198,6 +198,7 @@ class Sender:
     def _after_fork(self) -> None:
         # The parent keeps and sends its own queue; the child starts empty.
         self._init_process_state()
+        self.counts = collections.Counter()
         reset = getattr(self.transport, "reset_after_fork", None)
         if reset is not None:
             reset()

@@ -135,6 +135,8 @@ class PageviewRules:
         predicate: Predicate | None = None,
         bots: BotMatcher | None = None,
     ) -> None:
+        if isinstance(exclude_paths, str):
+            raise TypeError("exclude_paths must be a sequence of regular expressions, not a str")
         self._exclude = _compile((*BUILTIN_EXCLUDED_PATHS, *exclude_paths), "exclude_paths")
         self._include = _compile(include_paths, "include_paths")
         if isinstance(static_prefixes, str):

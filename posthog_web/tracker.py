@@ -42,6 +42,7 @@ from posthog_web.identity import (
     HEADER_DISTINCT_ID,
     HEADER_SESSION_ID,
     HEADER_WINDOW_ID,
+    SOURCE_COOKIE,
     SOURCE_NEW,
     AnonymousIdentity,
     CookieSigner,
@@ -332,7 +333,7 @@ class Tracker:
         self, ctx: RequestContext, distinct_id: str, properties: dict[str, Any] | None
     ) -> None:
         """Alias the anonymous id into ``distinct_id`` (with the guards), then identify."""
-        anon_id = ctx.anon_id if ctx.user_id is None else ctx.anonymous.anon_id
+        anon_id = ctx.anon_id
         aliasable = (
             anon_id is not None
             and not ctx.anonymous.identified
@@ -359,7 +360,7 @@ class Tracker:
         ctx.user_id = None
         ctx.explicit_identity = True
         ctx.own_cookie = ctx.set_cookie = cookie
-        ctx.anonymous = AnonymousIdentity(cookie.anon_id, "cookie")
+        ctx.anonymous = AnonymousIdentity(cookie.anon_id, SOURCE_COOKIE)
         ctx.anon_id = cookie.anon_id
         ctx.session_id = ctx.window_id = None
 

@@ -1,7 +1,96 @@
-"""System checks (placeholder, completed below)."""
+"""System checks: ``manage.py check`` reports configuration problems with ``posthog_web.*`` ids.
+
+- ``posthog_web.E001`` ``POSTHOG_WEB`` is not a dict
+- ``posthog_web.E002`` an unknown key in ``POSTHOG_WEB``
+- ``posthog_web.E003`` a value of the wrong type
+- ``posthog_web.E004`` a value the client or tracker refuses (bad dotted path, regex, host...)
+- ``posthog_web.E005`` the middleware is placed before ``AuthenticationMiddleware``
+- ``posthog_web.W001`` no API key: the integration is disabled, nothing is sent
+- ``posthog_web.W002`` the app is installed but the middleware is not in ``MIDDLEWARE``
+- ``posthog_web.W003`` (logged by the middleware) the middleware runs without the app
+"""
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Sequence
+from typing import Any
+
+from django.conf import settings
+from django.core import checks
+from django.core.exceptions import ImproperlyConfigured
+
+__all__ = ["check_middleware", "check_settings", "register"]
+
+MIDDLEWARE_PATH = "posthog_web.django.PostHogMiddleware"
+_MIDDLEWARE_PATHS = (MIDDLEWARE_PATH, "posthog_web.django.middleware.PostHogMiddleware")
+_AUTH_MIDDLEWARE = "django.contrib.auth.middleware.AuthenticationMiddleware"
+
+
+def check_settings(
+    app_configs: Sequence[Any] | None = None, **kwargs: Any
+) -> list[checks.CheckMessage]:
+    """Check ``POSTHOG_WEB``: its shape, keys, types, and whether it can be built."""
+    from posthog_web.django import conf
+
+    raw = conf.user_settings()
+    found: list[checks.CheckMessage] = []
+    for check_id, message in conf.problems(raw):
+        hint = None
+        if check_id == "E002":
+            key = message.rsplit(" ", 1)[-1].strip("'\"")
+            close = difflib.get_close_matches(key, list(conf.DEFAULTS), n=1)
+            hint = f"Did you mean {close[0]!r}?" if close else "See docs/django.md."
+        found.append(checks.Error(message, hint=hint, id=f"posthog_web.{check_id}"))
+    if found:
+        return found
+    try:
+        config = conf.build(raw, quiet=True)
+    except ImproperlyConfigured as exc:
+        return [checks.Error(str(exc), id="posthog_web.E004")]
+    if config.owns_client and config.tracker is not None:
+        config.tracker.client.shutdown(timeout=1.0)
+    if config.tracker is None and config.disabled_reason:
+        found.append(
+            checks.Warning(
+                "POSTHOG_WEB has no API_KEY (nor POSTHOG_API_KEY in the environment): "
+                "the PostHog integration is disabled and sends nothing.",
+                hint="Set POSTHOG_WEB['API_KEY'] to your project API key (phc_...), or "
+                "DISABLED=True to silence this warning.",
+                id="posthog_web.W001",
+            )
+        )
+    return found
+
+
+def check_middleware(
+    app_configs: Sequence[Any] | None = None, **kwargs: Any
+) -> list[checks.CheckMessage]:
+    """Check that the middleware is installed, after ``AuthenticationMiddleware``."""
+    middleware = list(getattr(settings, "MIDDLEWARE", None) or ())
+    ours = [i for i, path in enumerate(middleware) if path in _MIDDLEWARE_PATHS]
+    if not ours:
+        return [
+            checks.Warning(
+                f"{MIDDLEWARE_PATH!r} is not in MIDDLEWARE: no page views are recorded and "
+                "request.posthog is missing.",
+                hint=f"Add {MIDDLEWARE_PATH!r} after {_AUTH_MIDDLEWARE!r}.",
+                id="posthog_web.W002",
+            )
+        ]
+    if _AUTH_MIDDLEWARE in middleware and ours[0] < middleware.index(_AUTH_MIDDLEWARE):
+        return [
+            checks.Error(
+                f"{MIDDLEWARE_PATH!r} is placed before {_AUTH_MIDDLEWARE!r}, so it cannot "
+                "see the logged-in user.",
+                hint=f"Move it after {_AUTH_MIDDLEWARE!r}.",
+                id="posthog_web.E005",
+            )
+        ]
+    return []
+
 
 def register() -> None:
-    pass
+    """Register the checks (called from the app's ``ready()``)."""
+    checks.register(check_settings, "posthog_web")
+    checks.register(check_middleware, "posthog_web")

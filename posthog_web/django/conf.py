@@ -185,11 +185,11 @@ def resolve_callable(value: object, key: str) -> Callable[..., Any] | None:
             ) from None
     if not callable(value):
         raise ImproperlyConfigured(f"POSTHOG_WEB[{key!r}] must be callable, got {value!r:.60}")
-    return value  # type: ignore[no-any-return]
+    return value
 
 
 def default_person_properties(user: Any) -> dict[str, Any]:
-    """Person properties sent with ``$identify``: email, username and name when the user has them."""
+    """The default person properties: email, username and name, when the user has them."""
     props: dict[str, Any] = {}
     email_field = getattr(user, "EMAIL_FIELD", "email")
     email = getattr(user, email_field, None)
@@ -222,8 +222,11 @@ class PostHogConfig:
     disabled_reason: str | None = None
 
 
-def build(raw: Mapping[str, Any] | None = None) -> PostHogConfig:
-    """Build a :class:`PostHogConfig` from ``raw`` (the setting) merged over :data:`DEFAULTS`."""
+def build(raw: Mapping[str, Any] | None = None, *, quiet: bool = False) -> PostHogConfig:
+    """Build a :class:`PostHogConfig` from ``raw`` (the setting) merged over :data:`DEFAULTS`.
+
+    ``quiet`` skips the log lines saying where events go (system checks build one too).
+    """
     raw = user_settings() if raw is None else raw
     found = problems(raw)
     if found:
@@ -232,8 +235,13 @@ def build(raw: Mapping[str, Any] | None = None) -> PostHogConfig:
     distinct_id = resolve_callable(conf["DISTINCT_ID"], "DISTINCT_ID") or _default_distinct_id
     person_properties = resolve_callable(conf["PERSON_PROPERTIES"], "PERSON_PROPERTIES")
     record_pageview = resolve_callable(conf["RECORD_PAGEVIEW"], "RECORD_PAGEVIEW")
-    client, owns_client, reason = _client(conf)
-    tracker = None if client is None else Tracker(client, tracker_options(conf))
+    client, owns_client, reason = _client(conf, quiet)
+    tracker = None
+    if client is not None:
+        try:
+            tracker = Tracker(client, tracker_options(conf))
+        except (TypeError, ValueError) as exc:
+            raise ImproperlyConfigured(f"POSTHOG_WEB: {exc}") from None
     return PostHogConfig(
         tracker=tracker,
         distinct_id=distinct_id,
@@ -254,14 +262,11 @@ def tracker_options(conf: Mapping[str, Any]) -> TrackerOptions:
             if isinstance(url, str) and url.startswith("/")
         ]
     options: dict[str, Any] = {key.lower(): conf[key] for key in _TRACKER_KEYS}
-    try:
-        return TrackerOptions(
-            static_prefixes=tuple(static),
-            cookie_secret=conf["COOKIE_SECRET"] or settings.SECRET_KEY,
-            **options,
-        )
-    except (TypeError, ValueError) as exc:
-        raise ImproperlyConfigured(f"POSTHOG_WEB: {exc}") from None
+    return TrackerOptions(
+        static_prefixes=tuple(static),
+        cookie_secret=conf["COOKIE_SECRET"] or settings.SECRET_KEY,
+        **options,
+    )
 
 
 def api_key_and_host(conf: Mapping[str, Any]) -> tuple[str | None, str]:
@@ -273,7 +278,7 @@ def api_key_and_host(conf: Mapping[str, Any]) -> tuple[str | None, str]:
     return api_key, host
 
 
-def _client(conf: Mapping[str, Any]) -> tuple[Client | None, bool, str | None]:
+def _client(conf: Mapping[str, Any], quiet: bool) -> tuple[Client | None, bool, str | None]:
     given = conf["CLIENT"]
     if given is not None:
         if isinstance(given, str):
@@ -296,11 +301,12 @@ def _client(conf: Mapping[str, Any]) -> tuple[Client | None, bool, str | None]:
         if host != LOCAL_INBOX_URL:
             reason = "PostHog is disabled: POSTHOG_WEB has no API_KEY (nothing is sent)"
             return None, False, reason
-        logger.info(
-            "posthog-web: no API_KEY and DEBUG is on; events go to the local inbox at %s "
-            "(start it with `posthog-web inbox`)",
-            host,
-        )
+        if not quiet:
+            logger.info(
+                "posthog-web: no API_KEY and DEBUG is on; events go to the local inbox at %s "
+                "(start it with `posthog-web inbox`)",
+                host,
+            )
     options = {key.lower(): conf[key] for key in _CLIENT_KEYS}
     try:
         client = Client(
@@ -312,7 +318,7 @@ def _client(conf: Mapping[str, Any]) -> tuple[Client | None, bool, str | None]:
         )
     except (TypeError, ValueError) as exc:
         raise ImproperlyConfigured(f"POSTHOG_WEB: {exc}") from None
-    if not disabled:
+    if not disabled and not quiet:
         logger.info("posthog-web: sending events to %s", client.host)
     return client, True, None
 

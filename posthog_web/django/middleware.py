@@ -136,7 +136,7 @@ def _route_view_title(request: HttpRequest) -> tuple[str | None, str | None, str
     match = getattr(request, "resolver_match", None)
     if match is None:
         return None, None, None
-    route = match.route or None
+    route = match.route
     if route is not None and not route.startswith("/"):
         route = "/" + route
     func = getattr(match.func, "view_class", match.func)
@@ -227,7 +227,7 @@ class PostHogMiddleware:
             try:
                 view = request_view(request)
             except DisallowedHost:
-                return None  # Django answers 400 itself
+                return None  # a Host outside ALLOWED_HOSTS: not tracked
             ctx = tracker.start(view)
             request.posthog = ctx.helper  # type: ignore[attr-defined]
             return _State(config, ctx)
@@ -276,5 +276,5 @@ class PostHogMiddleware:
                     domain=cookie.domain,
                     secure=cookie.secure,
                     httponly=cookie.httponly,
-                    samesite=cookie.samesite,
+                    samesite=cookie.samesite,  # type: ignore[arg-type]
                 )

@@ -1,7 +1,56 @@
-"""Signal receivers (placeholder, completed below)."""
+"""Login and logout: alias the anonymous visitor into the user, rotate the id on logout."""
 
 from __future__ import annotations
 
+import logging
+from typing import Any
+
+from django.contrib.auth.signals import user_logged_in, user_logged_out
+
+from posthog_web._guard import guarded
+from posthog_web.context import NoopHelper, RequestHelper
+from posthog_web.events import validate_distinct_id
+
+__all__ = ["connect", "on_login", "on_logout"]
+
+logger = logging.getLogger(__name__)
+
+
+def _helper(request: Any) -> RequestHelper | None:
+    # Logins outside PostHogMiddleware (Client.force_login, a shell) have no helper.
+    helper = getattr(request, "posthog", None)
+    if not isinstance(helper, RequestHelper) or isinstance(helper, NoopHelper):
+        return None
+    return helper
+
+
+def on_login(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
+    """``user_logged_in``: alias the visitor's anonymous id into the user, then identify."""
+    helper = _helper(request)
+    if helper is None:
+        return
+    from posthog_web.django.conf import get_config
+
+    with guarded("login"):
+        config = get_config()
+        distinct_id = config.distinct_id(user)
+        try:
+            validate_distinct_id(distinct_id)
+        except (TypeError, ValueError) as exc:
+            logger.warning("posthog-web: not linking the login to PostHog: %s", exc)
+            return
+        props = config.person_properties(user) if config.person_properties else None
+        helper.login(distinct_id, None if props is None else dict(props))
+
+
+def on_logout(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
+    """``user_logged_out``: forget the user and rotate the anonymous id."""
+    helper = _helper(request)
+    if helper is not None:
+        helper.logout()
+
 
 def connect() -> None:
-    pass
+    """Connect the receivers (idempotent)."""
+    user_logged_in.connect(on_login, dispatch_uid="posthog_web.login")
+    user_logged_out.connect(on_logout, dispatch_uid="posthog_web.logout")

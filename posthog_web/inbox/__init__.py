@@ -12,6 +12,7 @@ Standard library only; see docs/inbox.md.
 from __future__ import annotations
 
 from posthog_web.inbox.faults import FaultInjector
-from posthog_web.inbox.server import InboxServer, RecordedRequest
+from posthog_web.inbox.recorded import RecordedRequest
+from posthog_web.inbox.server import InboxServer
 
 __all__ = ["FaultInjector", "InboxServer", "RecordedRequest"]

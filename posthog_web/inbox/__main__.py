@@ -93,8 +93,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 2
         print(server.url, flush=True)
         print(
-            f"posthog-web inbox: events at {server.url}/ ; configure the PostHog host "
-            f"(posthog-web / posthog-js api_host) as {server.url}",
+            f"posthog-web inbox: events at {server.url}/ ; set the PostHog host to it: "
+            f"POSTHOG_HOST={server.url} (Client(host=...), POSTHOG_WEB['HOST'], "
+            "posthog-js api_host)",
             flush=True,
         )
         stop.wait()

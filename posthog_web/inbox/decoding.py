@@ -26,7 +26,7 @@ _LZ_HINTS = frozenset({"lz64", "lz-string"})
 _MAX_LAYERS = 3
 
 
-class DecodeError(Exception):
+class DecodeError(ValueError):
     """The body cannot be decoded; ``status`` is what capture answers (400 or 413)."""
 
     def __init__(self, status: int, code: str, detail: str) -> None:

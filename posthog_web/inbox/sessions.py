@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import uuid
 from collections.abc import Iterable
 from typing import Any
 
@@ -14,10 +13,13 @@ _CANONICAL_UUID = re.compile(
 
 
 def is_uuid7(value: Any) -> bool:
-    """True when ``value`` is a canonical UUID string whose version nibble is 7."""
+    """True when ``value`` is a canonical UUID string whose version nibble is 7.
+
+    Like PostHog's sessions table, only the version nibble is checked, not the variant.
+    """
     if not isinstance(value, str) or _CANONICAL_UUID.fullmatch(value) is None:
         return False
-    return uuid.UUID(value).version == 7
+    return value[14] == "7"
 
 
 def group_sessions(events: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:

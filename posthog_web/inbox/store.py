@@ -72,6 +72,7 @@ class EventStore:
             for e in events
         ]
         with self._changed:
+            self._check_open()
             with self._conn:
                 self._conn.executemany(
                     "INSERT INTO events (event, distinct_id, uuid, timestamp, sent_at,"
@@ -88,6 +89,7 @@ class EventStore:
     ) -> list[StoredEvent]:
         """Matching events in arrival order; with ``limit``, only the latest ``limit`` of them."""
         with self._changed:
+            self._check_open()
             return self._rows(event, distinct_id, limit)
 
     def events(
@@ -105,6 +107,7 @@ class EventStore:
         """Wait until at least ``count`` (matching) events are stored; AssertionError on timeout."""
         deadline = time.monotonic() + timeout
         with self._changed:
+            self._check_open()
             while True:
                 found = [row.data for row in self._rows(event, None, None)]
                 remaining = deadline - time.monotonic()
@@ -123,13 +126,16 @@ class EventStore:
     def count(self) -> int:
         """How many events are stored."""
         with self._changed:
+            self._check_open()
             (n,) = self._conn.execute("SELECT COUNT(*) FROM events").fetchone()
             return int(n)
 
     def clear(self) -> None:
         """Delete every event."""
-        with self._changed, self._conn:
-            self._conn.execute("DELETE FROM events")
+        with self._changed:
+            self._check_open()
+            with self._conn:
+                self._conn.execute("DELETE FROM events")
 
     def close(self) -> None:
         """Close the database; idempotent."""
@@ -137,6 +143,10 @@ class EventStore:
             if not self._closed:
                 self._closed = True
                 self._conn.close()
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise RuntimeError("the inbox is stopped: its event store is closed")
 
     def _rows(
         self, event: str | None, distinct_id: str | None, limit: int | None

@@ -252,7 +252,7 @@ def _is_iso_datetime(value: Any) -> bool:
 def _query_sent_at(query: Mapping[str, str]) -> str | None:
     """The ``_``/``sent_at`` query parameter (epoch ms) as an ISO string, if usable."""
     raw = query.get("sent_at") or query.get("_")
-    if raw is None or not raw.isdigit():
+    if raw is None or not raw.isdecimal():
         return None
     try:
         moment = dt.datetime.fromtimestamp(int(raw) / 1000, tz=dt.timezone.utc)

@@ -60,9 +60,7 @@ async def whoami(request: Request) -> Response:
     helper = request.state.posthog
     assert request.scope["posthog_web"] is helper
     assert posthog_web.current() is helper
-    return JSONResponse(
-        {"distinct_id": helper.distinct_id, "identified": helper.is_identified}
-    )
+    return JSONResponse({"distinct_id": helper.distinct_id, "identified": helper.is_identified})
 
 
 async def capture(request: Request) -> Response:

@@ -186,8 +186,16 @@ def test_chunked_body_over_the_limit_is_413(inbox: InboxServer) -> None:
         b"POST /batch/ HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n",
         b"POST /api/faults HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n",
         b"POST /e/ HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+        b"POST /e/ HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n-5\r\nabc",
+        "POST /e/ HTTP/1.1\r\nHost: x\r\nContent-Length: \u00b2\r\n\r\n".encode("latin-1"),
     ],
-    ids=["non-numeric length", "negative length", "bad chunk size"],
+    ids=[
+        "non-numeric length",
+        "negative length",
+        "bad chunk size",
+        "negative chunk size",
+        "superscript length",
+    ],
 )
 def test_bad_body_framing_is_400(inbox: InboxServer, request_bytes: bytes) -> None:
     assert raw_http(inbox.port, request_bytes).startswith(b"HTTP/1.1 400")

@@ -1,0 +1,62 @@
+"""The example shop: every HTML page is a page view; the Buy button is a custom event."""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+PRODUCTS = {
+    1: {"pk": 1, "name": "Hedgehog mug", "price": 12},
+    2: {"pk": 2, "name": "Hedgehog hoodie", "price": 49},
+    3: {"pk": 3, "name": "Hedgehog sticker pack", "price": 5},
+}
+
+
+def home(request: HttpRequest) -> HttpResponse:
+    return render(request, "shop/home.html", {"products": PRODUCTS.values()})
+
+
+def pricing(request: HttpRequest) -> HttpResponse:
+    return render(request, "shop/pricing.html")
+
+
+def _product(pk: int) -> dict[str, object]:
+    try:
+        return PRODUCTS[pk]
+    except KeyError:
+        raise Http404("no such product") from None
+
+
+def product(request: HttpRequest, pk: int) -> HttpResponse:
+    item = _product(pk)
+    # Name the page view after the product rather than the URL pattern ("product").
+    request.posthog.page(f"Product: {item['name']}", {"product_id": pk})  # type: ignore[attr-defined]
+    return render(
+        request, "shop/product.html", {"product": item, "bought": "bought" in request.GET}
+    )
+
+
+@require_POST
+def buy(request: HttpRequest, pk: int) -> HttpResponse:
+    item = _product(pk)
+    request.posthog.capture(  # type: ignore[attr-defined]
+        "purchase_completed",
+        {
+            "product_id": pk,
+            "product_name": item["name"],
+            "amount": item["price"],
+            "currency": "EUR",
+        },
+    )
+    return redirect(f"/products/{pk}/?bought=1")
+
+
+@login_required
+def dashboard(request: HttpRequest) -> HttpResponse:
+    return render(request, "shop/dashboard.html")
+
+
+def health(request: HttpRequest) -> JsonResponse:
+    return JsonResponse({"ok": True})

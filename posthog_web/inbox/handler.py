@@ -1,0 +1,356 @@
+"""The inbox's HTTP request handler: capture routes, posthog-js endpoints, pages and JSON API.
+
+It is the package-internal side of InboxServer and uses its private store, stop event and
+request log.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable, Iterable
+from http.server import BaseHTTPRequestHandler
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl, urlsplit
+
+from posthog_web.inbox import page
+from posthog_web.inbox.faults import FaultAction
+from posthog_web.inbox.persons import merge_view
+from posthog_web.inbox.recorded import RecordedRequest
+from posthog_web.inbox.sessions import group_sessions
+from posthog_web.inbox.validation import Refusal, body_limit, validate_capture
+
+if TYPE_CHECKING:
+    from posthog_web.inbox.httpd import InboxHTTPServer
+    from posthog_web.inbox.server import InboxServer
+
+logger = logging.getLogger(__name__)
+
+CAPTURE_PATHS = frozenset({"/batch", "/capture", "/e", "/i/v0/e", "/track", "/engage"})
+FLAGS_BODY = {"featureFlags": {}, "featureFlagPayloads": {}, "errorsWhileComputingFlags": False}
+_REMOTE_CONFIG = {
+    "supportedCompression": ["gzip", "gzip-js"],
+    "hasFeatureFlags": False,
+    "sessionRecording": False,
+    "heatmaps": False,
+    "surveys": False,
+    "siteApps": [],
+}
+_RECORDING_LIMIT = 25 * 1024 * 1024
+_OTHER_LIMIT = 2 * 1024 * 1024
+# An oversized body is read and discarded up to this size so the client sees the 413.
+_MAX_DRAIN = 64 * 1024 * 1024
+_PAGE_LIMIT = 200
+
+
+class _BodyProblem(Exception):
+    def __init__(self, kind: str) -> None:
+        super().__init__(kind)
+        self.kind = kind
+
+
+class InboxRequestHandler(BaseHTTPRequestHandler):
+    server: InboxHTTPServer
+    protocol_version = "HTTP/1.1"
+    server_version = "posthog-web-inbox"
+    sys_version = ""
+    # Idle keep-alive connections and stalled uploads are closed after this many seconds.
+    timeout = 30.0
+    disable_nagle_algorithm = True
+
+    def log_message(self, format: str, *args: Any) -> None:
+        logger.debug("inbox: %s - " + format, self.address_string(), *args)
+
+    def handle(self) -> None:
+        try:
+            super().handle()
+        except OSError:
+            # The client went away (reset, broken pipe, timeout): nothing to answer.
+            self.close_connection = True
+
+    def do_GET(self) -> None:
+        self._dispatch()
+
+    do_POST = do_DELETE = do_OPTIONS = do_HEAD = do_PUT = do_PATCH = do_GET
+
+    @property
+    def inbox(self) -> InboxServer:
+        return self.server.inbox
+
+    def _dispatch(self) -> None:
+        url = urlsplit(self.path)
+        route = url.path.rstrip("/") or "/"
+        query = dict(parse_qsl(url.query, keep_blank_values=True))
+        try:
+            if self.command == "OPTIONS":
+                self._read_body(_OTHER_LIMIT)
+                self._respond(200, b"", None, self._preflight_headers())
+            elif route in CAPTURE_PATHS:
+                self._capture(url.path, route, query)
+            else:
+                self._other(route, query)
+        except _BodyProblem as exc:
+            self.close_connection = True
+            if exc.kind == "too_big":
+                self._send_json(413, Refusal(413, "event_too_big", "body is too large").body())
+            elif exc.kind == "bad_length":
+                self._send_json(400, Refusal(400, "invalid_payload", "bad body framing").body())
+        except OSError:
+            raise
+        except Exception:
+            logger.exception("inbox: failed to handle %s %s", self.command, url.path)
+            self.close_connection = True
+            self._send_json(500, {"type": "server_error", "code": "inbox_error", "status": 500})
+
+    # -- capture -------------------------------------------------------------------------------
+
+    def _capture(self, path: str, route: str, query: dict[str, str]) -> None:
+        headers = {name.lower(): value for name, value in self.headers.items()}
+        received_at = time.time()
+        body, too_big = b"", False
+
+        def record(status: int, error: str | None) -> None:
+            request = RecordedRequest(
+                self.command, path, query, headers, body, status, error, received_at
+            )
+            self.inbox._record(request)
+
+        try:
+            body = self._read_body(body_limit(route))
+        except _BodyProblem as exc:
+            if exc.kind != "too_big":
+                self.close_connection = True
+                record(400 if exc.kind == "bad_length" else 0, exc.kind)
+                raise
+            too_big = True
+
+        if self.command not in ("GET", "POST"):
+            record(405, "method not allowed")
+            self._send_json(405, Refusal(405, "method_not_allowed", "use GET or POST").body())
+            return
+        if self.inbox.faults.latency:
+            self.inbox._stopping.wait(self.inbox.faults.latency)
+        action = self.inbox.faults.next_action()
+        if action is not None:
+            self._fault(action, record)
+            return
+        if too_big:
+            refusal = Refusal(413, "event_too_big", "body is over the route's size limit")
+            record(413, refusal.detail)
+            self.close_connection = True
+            self._send_json(413, refusal.body())
+            return
+        payload = query.get("data", "").encode() if self.command == "GET" else body
+        result = validate_capture(route, payload, query=query, headers=headers)
+        if isinstance(result, Refusal):
+            record(result.status, result.detail)
+            self._send_json(result.status, result.body())
+            return
+        if result.events:
+            self.inbox._store.add(result.events)
+        if query.get("beacon") == "1":
+            record(204, None)
+            self._respond(204, b"", None)
+        else:
+            record(200, None)
+            self._send_json(200, {"status": "Ok"})
+
+    def _fault(self, action: FaultAction, record: Callable[[int, str | None], None]) -> None:
+        if action.kind == "fail":
+            record(action.status, f"injected fault: status {action.status}")
+            body = Refusal(action.status, "injected_fault", "fault injected by the inbox").body()
+            body["type"] = "server_error"
+            self._send_json(action.status, body, action.headers.items())
+            return
+        self.close_connection = True
+        record(0, f"injected fault: {action.kind}")
+        if action.kind == "hang":
+            self.inbox._stopping.wait(action.seconds)
+
+    # -- everything else -----------------------------------------------------------------------
+
+    def _other(self, route: str, query: dict[str, str]) -> None:
+        body = self._read_body(_RECORDING_LIMIT if route == "/s" else _OTHER_LIMIT)
+        method = "GET" if self.command == "HEAD" else self.command
+        if route.startswith("/array/") and method == "GET":
+            if route.endswith("/config.js"):
+                script = b"/* posthog-web inbox: no remote config */\n"
+                self._respond(200, script, "application/javascript; charset=utf-8")
+            elif route.endswith("/config"):
+                self._send_json(200, _REMOTE_CONFIG)
+            else:
+                self._not_found()
+        elif route in ("/flags", "/decide") and method in ("GET", "POST"):
+            self._send_json(200, FLAGS_BODY)
+        elif route == "/s" and method in ("GET", "POST"):
+            self._send_json(200, {"status": "Ok"})
+        elif route.startswith("/api/"):
+            self._api(route, method, query, body)
+        elif route in ("/", "/persons", "/sessions") and method == "GET":
+            self._page(route, query)
+        else:
+            self._not_found()
+
+    def _api(self, route: str, method: str, query: dict[str, str], body: bytes) -> None:
+        inbox = self.inbox
+        if route == "/api/health" and method == "GET":
+            self._send_json(200, {"ok": True})
+        elif route == "/api/events" and method == "GET":
+            raw_limit = query.get("limit") or None
+            if raw_limit is not None and not raw_limit.isdecimal():
+                self._send_json(400, {"error": "limit must be a non-negative integer"})
+                return
+            limit = None if raw_limit is None else int(raw_limit)
+            events = inbox._store.events(query.get("event"), query.get("distinct_id"), limit)
+            self._send_json(200, {"events": events})
+        elif route == "/api/events" and method == "DELETE":
+            inbox.clear()
+            self._send_json(200, {"ok": True})
+        elif route == "/api/persons" and method == "GET":
+            persons, refusals = merge_view(inbox._store.events())
+            self._send_json(200, {"persons": persons, "refusals": refusals})
+        elif route == "/api/sessions" and method == "GET":
+            self._send_json(200, {"sessions": group_sessions(inbox._store.events())})
+        elif route == "/api/requests" and method == "GET":
+            self._send_json(200, {"requests": [_summary(r) for r in inbox.requests]})
+        elif route == "/api/faults" and method == "GET":
+            self._send_json(200, {"faults": inbox.faults.describe()})
+        elif route == "/api/faults" and method == "POST":
+            try:
+                inbox.faults.configure(json.loads(body.decode("utf-8")))
+            except (ValueError, UnicodeDecodeError) as exc:
+                self._send_json(400, {"error": str(exc)})
+                return
+            self._send_json(200, {"ok": True, "faults": inbox.faults.describe()})
+        else:
+            self._not_found()
+
+    def _page(self, route: str, query: dict[str, str]) -> None:
+        store = self.inbox._store
+        if route == "/persons":
+            html = page.render_persons(*merge_view(store.events()))
+        elif route == "/sessions":
+            html = page.render_sessions(group_sessions(store.events()))
+        else:
+            event, distinct_id = query.get("event") or None, query.get("distinct_id") or None
+            rows = store.rows(event, distinct_id, _PAGE_LIMIT)
+            html = page.render_events(
+                rows, event=event, distinct_id=distinct_id, total=store.count()
+            )
+        self._respond(200, html.encode("utf-8"), "text/html; charset=utf-8")
+
+    def _not_found(self) -> None:
+        self._send_json(404, {"type": "not_found", "code": "not_found", "status": 404})
+
+    # -- HTTP plumbing -------------------------------------------------------------------------
+
+    def _read_body(self, limit: int) -> bytes:
+        """Read the request body; raise _BodyProblem("too_big" | "bad_length" | "incomplete")."""
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            return self._read_chunked(limit)
+        raw_length = self.headers.get("Content-Length")
+        if raw_length is None:
+            return b""
+        if not raw_length.strip().isdecimal():
+            raise _BodyProblem("bad_length")
+        length = int(raw_length)
+        if length > limit:
+            if length <= _MAX_DRAIN:
+                self._exact(length, discard=True)
+            raise _BodyProblem("too_big")
+        return self._exact(length)
+
+    def _exact(self, length: int, discard: bool = False) -> bytes:
+        chunks, remaining = [], length
+        while remaining:
+            chunk = self.rfile.read(min(remaining, 1 << 16))
+            if not chunk:
+                raise _BodyProblem("incomplete")
+            remaining -= len(chunk)
+            if not discard:
+                chunks.append(chunk)
+        return b"".join(chunks)
+
+    def _read_chunked(self, limit: int) -> bytes:
+        chunks: list[bytes] = []
+        total = 0
+        while True:
+            size_line = self.rfile.readline(1024)
+            if not size_line.endswith(b"\n"):
+                raise _BodyProblem("incomplete")
+            try:
+                size = int(size_line.split(b";")[0].strip(), 16)
+            except ValueError:
+                raise _BodyProblem("bad_length") from None
+            if size < 0:
+                raise _BodyProblem("bad_length")
+            if size == 0:
+                # Skip trailers up to the blank line.
+                while self.rfile.readline(1024).strip():
+                    pass
+                return b"".join(chunks)
+            total += size
+            if total > limit:
+                raise _BodyProblem("too_big")
+            chunks.append(self._exact(size))
+            self.rfile.readline(8)
+
+    def _cors_headers(self) -> list[tuple[str, str]]:
+        origin = self.headers.get("Origin")
+        if not origin:
+            return []
+        return [
+            ("Access-Control-Allow-Origin", origin),
+            ("Access-Control-Allow-Credentials", "true"),
+            ("Vary", "Origin"),
+        ]
+
+    def _preflight_headers(self) -> list[tuple[str, str]]:
+        headers = [
+            ("Access-Control-Allow-Methods", "GET, POST, DELETE, OPTIONS"),
+            ("Access-Control-Max-Age", "600"),
+        ]
+        requested = self.headers.get("Access-Control-Request-Headers")
+        if requested:
+            headers.append(("Access-Control-Allow-Headers", requested))
+        if self.headers.get("Access-Control-Request-Private-Network"):
+            headers.append(("Access-Control-Allow-Private-Network", "true"))
+        return headers
+
+    def _send_json(self, status: int, value: Any, headers: Iterable[tuple[str, str]] = ()) -> None:
+        body = json.dumps(value, ensure_ascii=False).encode("utf-8")
+        self._respond(status, body, "application/json", headers)
+
+    def _respond(
+        self,
+        status: int,
+        body: bytes,
+        content_type: str | None,
+        headers: Iterable[tuple[str, str]] = (),
+    ) -> None:
+        self.send_response(status)
+        for name, value in [*self._cors_headers(), *headers]:
+            self.send_header(name, value)
+        if content_type is not None:
+            self.send_header("Content-Type", content_type)
+            self.send_header("Cache-Control", "no-store")
+        if status != 204:
+            self.send_header("Content-Length", str(len(body)))
+        if self.close_connection:
+            self.send_header("Connection", "close")
+        self.end_headers()
+        if self.command != "HEAD" and status != 204:
+            self.wfile.write(body)
+
+
+def _summary(request: RecordedRequest) -> dict[str, Any]:
+    return {
+        "method": request.method,
+        "path": request.path,
+        "query": request.query,
+        "headers": request.headers,
+        "body_size": len(request.body),
+        "status": request.status,
+        "error": request.error,
+    }

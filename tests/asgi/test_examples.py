@@ -1,0 +1,86 @@
+"""The example apps, end to end through the TestClient, checked in the inbox."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Iterator
+from types import ModuleType
+
+import pytest
+from starlette.testclient import TestClient
+
+from posthog_web.inbox import InboxServer
+from tests.asgi.helpers import BROWSER, sent
+
+LOGIN = {"content-type": "application/x-www-form-urlencoded"}
+
+
+@pytest.fixture(params=["starlette_app", "fastapi_app"])
+def example(
+    request: pytest.FixtureRequest, inbox: InboxServer, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[ModuleType]:
+    monkeypatch.delenv("POSTHOG_API_KEY", raising=False)
+    monkeypatch.setenv("POSTHOG_HOST", inbox.url)
+    module = importlib.reload(importlib.import_module(f"example_starlette.{request.param}"))
+    try:
+        yield module
+    finally:
+        module.posthog_client.shutdown(timeout=5)
+
+
+def test_example_journey(example: ModuleType, inbox: InboxServer) -> None:
+    with TestClient(example.app, headers=BROWSER) as http:
+        assert "Every page" in http.get("/").text
+        assert http.get("/pricing").status_code == 200
+        assert http.get("/products/2").status_code == 200
+        assert http.get("/products/99").status_code == 404
+        anon_id = http.cookies["ph_web_id"].split(".")[1]
+        bought = http.post("/products/2/buy")
+        assert "Thank you" in bought.text
+        assert http.get("/dashboard").url.path == "/login"
+        wrong = http.post("/login", content="username=demo&password=nope", headers=LOGIN)
+        assert wrong.status_code == 401
+        logged_in = http.post(
+            "/login", content="username=demo&password=demo-password", headers=LOGIN
+        )
+        assert logged_in.url.path == "/dashboard"
+        assert "Welcome back, demo" in logged_in.text
+        assert http.post("/logout").url.path == "/"
+
+    events = sent(example.posthog_client, inbox)
+    names = [e["event"] for e in events]
+    assert names.count("purchase_completed") == 1
+    purchase = next(e for e in events if e["event"] == "purchase_completed")
+    assert purchase["distinct_id"] == anon_id
+    assert purchase["properties"]["product"] == "Fountain pen"
+    views = [e for e in events if e["event"] == "$pageview"]
+    paths = [(v["properties"]["$pathname"], v["distinct_id"]) for v in views]
+    assert paths[:4] == [
+        ("/", anon_id),
+        ("/pricing", anon_id),
+        ("/products/2", anon_id),
+        ("/products/2", anon_id),
+    ]
+    assert ("/dashboard", "demo") in paths
+    assert paths[-1][0] == "/"  # after logout: a new anonymous id
+    assert paths[-1][1] not in (anon_id, "demo")
+    (alias,) = [e for e in events if e["event"] == "$create_alias"]
+    assert alias["properties"]["alias"] == anon_id
+    assert any(e["event"] == "$identify" and e["distinct_id"] == "demo" for e in events)
+
+
+def test_example_logs_where_events_go(
+    inbox: InboxServer, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from example_starlette import common
+
+    monkeypatch.delenv("POSTHOG_API_KEY", raising=False)
+    monkeypatch.delenv("POSTHOG_HOST", raising=False)
+    with caplog.at_level("INFO", logger="example_starlette"):
+        client = common.make_client()
+    client.shutdown(timeout=1)
+    assert client.host == common.LOCAL_INBOX
+    assert f"events go to {common.LOCAL_INBOX}" in caplog.text
+    assert common.unsign(common.sign("demo")) == "demo"
+    assert common.unsign("demo:forged") is None
+    assert common.unsign(None) is None

@@ -1,0 +1,153 @@
+"""The page view decision and page view properties (framework-neutral)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from posthog_web.bots import BotMatcher
+from posthog_web.pageviews import (
+    PageviewRules,
+    campaign_properties,
+    is_partial_page_request,
+    is_prefetch,
+    pageview_properties,
+    raw_user_agent,
+    referrer_properties,
+)
+from posthog_web.web import RequestView, ResponseView
+
+HTML = ResponseView(200, "text/html; charset=utf-8")
+
+
+def request(path: str = "/", method: str = "GET", **headers: str) -> RequestView:
+    return RequestView(
+        method=method,
+        scheme="https",
+        host="shop.example.com",
+        path=path,
+        query_string="",
+        headers={k.replace("_", "-"): v for k, v in headers.items()},
+        cookies={},
+    )
+
+
+def test_default_page_view() -> None:
+    rules = PageviewRules()
+    assert rules.is_pageview(request(), HTML)
+    assert rules.is_pageview(request(), ResponseView(204, "application/xhtml+xml"))
+
+
+@pytest.mark.parametrize(
+    ("req", "resp"),
+    [
+        (request(method="POST"), HTML),
+        (request(method="HEAD"), HTML),
+        (request(), ResponseView(302, "text/html")),
+        (request(), ResponseView(304, "text/html")),
+        (request(), ResponseView(500, "text/html")),
+        (request(), ResponseView(200, "application/json")),
+        (request(), ResponseView(200, None)),
+        (request(), ResponseView(200, "text/html", streaming=True)),
+        (request("/healthz"), HTML),
+        (request("/readyz/"), HTML),
+        (request("/robots.txt"), HTML),
+        (request("/sitemap-products.xml"), HTML),
+        (request("/.well-known/change-password"), HTML),
+        (request(hx_request="true"), HTML),
+        (request(turbo_frame="x"), HTML),
+        (request(x_up_target="body"), HTML),
+        (request(x_requested_with="XMLHttpRequest"), HTML),
+        (request(sec_purpose="prefetch"), HTML),
+        (request(purpose="prefetch"), HTML),
+        (request(x_moz="prefetch"), HTML),
+        (request(user_agent="Googlebot/2.1"), HTML),
+    ],
+)
+def test_not_page_views(req: RequestView, resp: ResponseView) -> None:
+    assert not PageviewRules(bots=BotMatcher(["googlebot"])).is_pageview(req, resp)
+
+
+def test_htmx_navigations() -> None:
+    assert is_partial_page_request({"hx-request": "true", "hx-boosted": "false"})
+    assert not is_partial_page_request({"hx-request": "true", "hx-boosted": " True "})
+    assert not is_partial_page_request({"hx-request": "true", "hx-history-restore-request": "TRUE"})
+    assert not is_partial_page_request({"x-requested-with": "fetch"})
+    assert not is_prefetch({"sec-purpose": "navigate"})
+
+
+def test_static_include_exclude() -> None:
+    rules = PageviewRules(
+        static_prefixes=["/static/", "/", ""],
+        exclude_paths=[r"^/admin/"],
+        include_paths=[r"^/shop/", r"^/$"],
+    )
+    assert rules.is_pageview(request("/"), HTML)
+    assert rules.is_pageview(request("/shop/1"), HTML)
+    assert not rules.is_pageview(request("/static/x.html"), HTML)
+    assert not rules.is_pageview(request("/admin/"), HTML)
+    assert not rules.is_pageview(request("/blog/"), HTML)
+
+
+def test_predicate_overrides() -> None:
+    verdicts: dict[str, Any] = {"/api": True, "/": False}
+    rules = PageviewRules(predicate=lambda req, resp: verdicts.get(req.path))
+    assert rules.is_pageview(request("/api"), ResponseView(200, "application/json"))
+    assert not rules.is_pageview(request("/"), HTML)
+    assert rules.is_pageview(request("/other"), HTML)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error"),
+    [
+        ({"exclude_paths": "^/x"}, TypeError),
+        ({"include_paths": [1]}, TypeError),
+        ({"include_paths": ["("]}, ValueError),
+        ({"static_prefixes": "/static/"}, TypeError),
+    ],
+)
+def test_bad_rules(kwargs: dict[str, Any], error: type[Exception]) -> None:
+    with pytest.raises(error):
+        PageviewRules(**kwargs)
+
+
+def test_properties() -> None:
+    req = RequestView(
+        method="GET",
+        scheme="https",
+        host="shop.example.com:8443",
+        path="/caf\u00e9/a b",
+        query_string="utm_source=x&utm_source=y&fbclid=1&q=",
+        headers={"referer": "https://user:pw@Www.Example.COM:444/a", "user-agent": "a" * 1200},
+        cookies={},
+        client_ip="203.0.113.7",
+    )
+    props = pageview_properties(req, title="T", route="/r/", view="v")
+    assert props["$current_url"] == (
+        "https://shop.example.com:8443/caf%C3%A9/a%20b?utm_source=x&utm_source=y&fbclid=1&q="
+    )
+    assert props["$host"] == "shop.example.com:8443"
+    assert props["$pathname"] == "/caf\u00e9/a b"
+    assert props["$referring_domain"] == "www.example.com:444"
+    assert props["utm_source"] == "x"
+    assert props["fbclid"] == "1"
+    assert len(props["$raw_user_agent"]) == 1000
+    assert props["$raw_user_agent"].endswith("...")
+    assert (props["title"], props["route"], props["view"]) == ("T", "/r/", "v")
+
+
+def test_property_edge_cases() -> None:
+    assert referrer_properties({"referer": "   "}) == {
+        "$referrer": "$direct",
+        "$referring_domain": "$direct",
+    }
+    assert referrer_properties({"referer": "android-app://x"})["$referring_domain"] == "x"
+    assert referrer_properties({"referer": "nonsense"})["$referring_domain"] == "$direct"
+    assert referrer_properties({"referer": "http://[::1"})["$referring_domain"] == "$direct"
+    assert campaign_properties("") == {}
+    assert raw_user_agent({}) is None
+    assert raw_user_agent({"user-agent": "ok"}) == "ok"
+    props = pageview_properties(request())
+    assert "title" not in props
+    assert "$raw_user_agent" not in props
