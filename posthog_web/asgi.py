@@ -20,7 +20,7 @@ from posthog_web.context import NoopHelper, RequestContext, bind, unbind
 from posthog_web.tracker import Tracker, TrackerOptions
 from posthog_web.web import RequestView, ResponseView, SetCookie
 
-__all__ = ["PostHogMiddleware"]
+__all__ = ["PostHogMiddleware", "parse_cookie_header", "request_view"]
 
 logger = logging.getLogger(__name__)
 
@@ -100,7 +100,11 @@ class PostHogMiddleware:
             raise TypeError(
                 "PostHogMiddleware: person_properties must be a callable taking the user"
             )
-        if not isinstance(flush_timeout, (int, float)) or flush_timeout < 0:
+        if (
+            isinstance(flush_timeout, bool)
+            or not isinstance(flush_timeout, (int, float))
+            or not flush_timeout >= 0
+        ):
             raise ValueError("PostHogMiddleware: flush_timeout must be a number of seconds >= 0")
         if secret_key is not None:
             options["cookie_secret"] = secret_key
@@ -110,15 +114,15 @@ class PostHogMiddleware:
         self._distinct_id = distinct_id
         self._person_properties = person_properties
         tracker_options = TrackerOptions(**options)
-        if client is None and not api_key:
-            logger.warning(
-                "posthog-web: PostHogMiddleware has no api_key and no client; "
-                "it is disabled and records nothing"
-            )
-            self.tracker: Tracker | None = None
-            return
+        self.tracker: Tracker | None = None
         if client is None:
-            client = Client(api_key, host=host)  # type: ignore[arg-type]
+            if not api_key:
+                logger.warning(
+                    "posthog-web: PostHogMiddleware has no api_key and no client; "
+                    "it is disabled and records nothing"
+                )
+                return
+            client = Client(api_key, host=host)
         self.tracker = Tracker(client, tracker_options)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -343,7 +347,11 @@ class _Lifespan:
 
     async def _flush(self) -> None:
         with guarded("lifespan flush"):
-            loop = asyncio.get_running_loop()
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:  # not asyncio (trio): block, the server is stopping anyway
+                self.client.flush(self.timeout)
+                return
             # flush() blocks until the sender thread is done; keep the loop free meanwhile.
             await loop.run_in_executor(None, self.client.flush, self.timeout)
 

@@ -9,6 +9,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from posthog_web import events as ev
+from posthog_web import recording
 from posthog_web.delivery import DeliveryError, DeliveryOptions, Sender
 from posthog_web.transport import RequestsTransport, Transport
 
@@ -69,6 +70,18 @@ class Client:
         self.host = normalize_host(host, allow_insecure_http=allow_insecure_http)
         self.sync_mode = bool(sync_mode)
         self.disabled = bool(disabled)
+        self._blocked = False
+        # A custom transport is the caller's business; only real HTTP is blocked in tests.
+        if not self.disabled and transport is None and recording.remote_blocked():
+            hostname = urlsplit(self.host).hostname or ""
+            self._blocked = not is_loopback(hostname)
+            if self._blocked:
+                logger.warning(
+                    "posthog-web: running under pytest, so events for %s are not sent; use the "
+                    "posthog_events fixture, or set %s=1 to send them",
+                    self.host,
+                    recording.ALLOW_NETWORK_ENV,
+                )
         _positive_int("flush_at", flush_at)
         _positive_int("max_queue_size", max_queue_size)
         _positive_int("max_batch_size", max_batch_size)
@@ -90,6 +103,14 @@ class Client:
             exit_flush_timeout=float(exit_flush_timeout),
         )
         self._sender = Sender(options, transport if transport is not None else RequestsTransport())
+
+    @property
+    def api_key(self) -> str:
+        """The project API key (public by design: posthog-js ships it to browsers).
+
+        Needed to name the posthog-js cookie; never logged or shown in a repr.
+        """
+        return self._api_key
 
     def __repr__(self) -> str:
         mode = "disabled" if self.disabled else "sync" if self.sync_mode else "background"
@@ -197,7 +218,11 @@ class Client:
 
         No validation and no copy: the integrations build it from validated parts.
         """
-        if self.disabled:
+        recorder = recording.active
+        if recorder is not None:
+            recorder.add(ev.encode_json(event))
+            return 200 if self.sync_mode else None
+        if self.disabled or self._blocked:
             return None
         if self.sync_mode:
             return self._post_now(ev.encode_json(event))
@@ -246,7 +271,11 @@ class Client:
                 f"the {event!r} event is {len(encoded)} bytes once encoded; PostHog accepts "
                 f"at most {ev.MAX_EVENT_BYTES} (900 KiB): send fewer or smaller properties"
             )
-        if self.disabled:
+        recorder = recording.active
+        if recorder is not None:
+            recorder.add(encoded)
+            return 200 if self.sync_mode else None
+        if self.disabled or self._blocked:
             return None
         if self.sync_mode:
             return self._post_now(encoded)

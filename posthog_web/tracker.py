@@ -520,7 +520,7 @@ class Tracker:
 
 
 def _project_api_key(client: Client) -> str | None:
-    key = getattr(client, "api_key", None) or getattr(client, "_api_key", None)
+    key = getattr(client, "api_key", None)
     return key if isinstance(key, str) else None
 
 
