@@ -5,11 +5,15 @@ from __future__ import annotations
 import hashlib
 import hmac
 import html
+import json
 import logging
 import os
+from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs
 
 from posthog_web import US_HOST, Client
+from posthog_web.snippet import posthog_snippet
 
 logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
 logger = logging.getLogger("example_starlette")
@@ -21,6 +25,13 @@ DEMO_PROFILE = {"email": "demo@example.com", "name": "Demo User", "plan": "pro"}
 SESSION_COOKIE = "example_session"
 # Signs the example's login cookie and the package's anonymous-id cookie.
 SECRET_KEY = os.environ.get("EXAMPLE_SECRET_KEY", "example-secret-change-me")
+
+# posthog-js for the pages' snippet: `npm install --prefix .cache/npm posthog-js` (or
+# scripts/install-browser-deps); the apps serve its dist/ folder when it exists.
+POSTHOG_JS_DIST = Path(
+    os.environ.get("POSTHOG_JS_DIST")
+    or Path(__file__).parents[1] / ".cache" / "npm" / "node_modules" / "posthog-js" / "dist"
+)
 
 PRODUCTS = {
     1: {"name": "Notebook", "price": 12.0},
@@ -36,7 +47,25 @@ def make_client() -> Client:
     logger.info("posthog-web example: events go to %s", host)
     if not api_key:
         logger.info("no POSTHOG_API_KEY: run the local inbox with `posthog-web inbox`")
-    return Client(api_key or "phc_example", host=host)
+    # Delivery options from the environment (tests/reliability/ sets them), e.g.
+    # POSTHOG_SPOOL_DIR=/var/lib/shop/posthog-spool.
+    options = {
+        key.lower(): cast(os.environ[f"POSTHOG_{key}"])
+        for key, cast in {
+            "SPOOL_DIR": str,
+            "MAX_RETRIES": int,
+            "TIMEOUT": float,
+            "MAX_QUEUE_SIZE": int,
+        }.items()
+        if os.environ.get(f"POSTHOG_{key}")
+    }
+    return Client(api_key or "phc_example", host=host, **options)
+
+
+def posthog_js_options() -> dict[str, Any] | None:
+    """More posthog.init options, as JSON in EXAMPLE_POSTHOG_JS_OPTIONS (tests/browser/ sets it)."""
+    raw = os.environ.get("EXAMPLE_POSTHOG_JS_OPTIONS")
+    return json.loads(raw) if raw else None
 
 
 def sign(user: str) -> str:
@@ -72,7 +101,8 @@ def page(title: str, body: str, user: str | None) -> str:
         else '<a href="/login">Log in</a>'
     )
     return f"""<!doctype html>
-<html><head><meta charset="utf-8"><title>{html.escape(title)} · posthog-web example</title></head>
+<html><head><meta charset="utf-8"><title>{html.escape(title)} · posthog-web example</title>
+{posthog_snippet()}</head>
 <body>
 <nav><a href="/">Home</a> · <a href="/pricing">Pricing</a> · <a href="/products/1">Products</a>
 · {account}</nav>

@@ -3,22 +3,36 @@
 FastAPI apps usually authenticate in dependencies, which run after the middleware.
 So the ``current_user`` dependency tells the helper who the user is with
 ``posthog.login(...)``; the page view of the request is then attributed to that user.
+
+The middleware builds its own client from ``POSTHOG_API_KEY``/``POSTHOG_HOST``; without
+a key, ``local_inbox=True`` sends the events to ``posthog-web inbox``.
 """
 
 from __future__ import annotations
 
-from typing import Annotated
+import os
+from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
 
 from example_starlette import common
 from posthog_web.asgi import PostHogMiddleware
 from posthog_web.fastapi import PostHog
 
-posthog_client = common.make_client()
 app = FastAPI(title="posthog-web FastAPI example")
-app.add_middleware(PostHogMiddleware, client=posthog_client, secret_key=common.SECRET_KEY)
+app.add_middleware(
+    PostHogMiddleware,
+    api_key=os.environ.get("POSTHOG_API_KEY"),
+    host=os.environ.get("POSTHOG_HOST"),
+    local_inbox=True,  # without an API key: the local inbox (where events go is logged)
+    secret_key=common.SECRET_KEY,
+    posthog_js_options=common.posthog_js_options(),
+)
+if common.POSTHOG_JS_DIST.is_dir():
+    # The app's own copy of posthog-js, which every page's snippet loads.
+    app.mount("/static/posthog-js", StaticFiles(directory=common.POSTHOG_JS_DIST))
 
 
 def current_user(request: Request, posthog: PostHog) -> str | None:
@@ -66,6 +80,13 @@ def buy(product_id: int, user: User, posthog: PostHog) -> Response:
         {"product_id": product_id, "product": product["name"], "price": product["price"]},
     )
     return RedirectResponse(f"/products/{product_id}?bought=true", status_code=303)
+
+
+@app.get("/api/products")
+def api_products(user: User, posthog: PostHog) -> list[dict[str, Any]]:
+    # What a mobile app calls when it shows its product list: a $screen, not a $pageview.
+    posthog.screen("Products", {"count": len(common.PRODUCTS)})
+    return [{"id": pid, **product} for pid, product in common.PRODUCTS.items()]
 
 
 @app.get("/login", response_class=HTMLResponse)

@@ -18,8 +18,9 @@ from starlette.authentication import (
 from starlette.middleware import Middleware
 from starlette.middleware.authentication import AuthenticationMiddleware
 from starlette.requests import HTTPConnection, Request
-from starlette.responses import HTMLResponse, RedirectResponse, Response
-from starlette.routing import Route
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
 
 from example_starlette import common
 from posthog_web.asgi import PostHogMiddleware
@@ -72,6 +73,12 @@ async def buy(request: Request) -> Response:
     return RedirectResponse(f"/products/{product_id}?bought=1", status_code=303)
 
 
+async def api_products(request: Request) -> Response:
+    # What a mobile app calls when it shows its product list: a $screen, not a $pageview.
+    request.state.posthog.screen("Products", {"count": len(common.PRODUCTS)})
+    return JSONResponse([{"id": pid, **product} for pid, product in common.PRODUCTS.items()])
+
+
 async def login(request: Request) -> Response:
     if request.method == "GET":
         return _html(request, "Log in", common.login_body(failed=False))
@@ -103,10 +110,14 @@ routes = [
     Route("/pricing", pricing, name="pricing"),
     Route("/products/{product_id:int}", product, name="product"),
     Route("/products/{product_id:int}/buy", buy, methods=["POST"], name="buy"),
+    Route("/api/products", api_products, name="api-products"),
     Route("/login", login, methods=["GET", "POST"], name="login"),
     Route("/logout", logout, methods=["POST"], name="logout"),
     Route("/dashboard", dashboard, name="dashboard"),
 ]
+if common.POSTHOG_JS_DIST.is_dir():
+    # The app's own copy of posthog-js, which every page's snippet loads.
+    routes.append(Mount("/static/posthog-js", StaticFiles(directory=common.POSTHOG_JS_DIST)))
 
 app = Starlette(
     routes=routes,
@@ -114,6 +125,11 @@ app = Starlette(
         # Authentication first (outside), so the PostHog middleware sees scope["user"]
         # from the start and events captured in the views belong to the user.
         Middleware(AuthenticationMiddleware, backend=CookieBackend()),
-        Middleware(PostHogMiddleware, client=posthog_client, secret_key=common.SECRET_KEY),
+        Middleware(
+            PostHogMiddleware,
+            client=posthog_client,
+            secret_key=common.SECRET_KEY,
+            posthog_js_options=common.posthog_js_options(),
+        ),
     ],
 )

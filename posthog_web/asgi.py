@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import logging
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from typing import Any
 
+from posthog_web import recording
 from posthog_web._guard import guarded
 from posthog_web.client import DEFAULT_HOST, Client
 from posthog_web.context import NoopHelper, RequestContext, bind, unbind
+from posthog_web.fallback import PLACEHOLDER_API_KEY, keyless_host, recording_only_client
 from posthog_web.tracker import Tracker, TrackerOptions
 from posthog_web.web import RequestView, ResponseView, SetCookie
 
@@ -58,7 +61,11 @@ class PostHogMiddleware:
     Args:
         app: the ASGI application to wrap.
         api_key: the project API key; a :class:`~posthog_web.Client` is built from it.
-        host: the PostHog ingestion host used with ``api_key``.
+        host: the PostHog ingestion host used with ``api_key`` (by default PostHog's US
+            cloud). Without ``api_key``, only a loopback host (a local inbox) is used.
+        local_inbox: without ``api_key`` and ``host``, send events to the local inbox
+            (``posthog-web inbox``) at ``http://127.0.0.1:8010``; for example
+            ``local_inbox=settings.debug``. An ``api_key`` always wins.
         client: an existing client to use instead of ``api_key``/``host``.
         distinct_id: ``callable(user) -> str | None`` giving the distinct id of an
             authenticated ``scope["user"]``; by default ``user.identity``.
@@ -68,8 +75,10 @@ class PostHogMiddleware:
         flush_timeout: seconds the lifespan shutdown waits for queued events to be sent.
         **options: any :class:`~posthog_web.tracker.TrackerOptions` field, by name.
 
-    Without ``api_key`` and ``client`` it is disabled (one warning) and only
-    passes requests through, with a no-op ``request.state.posthog``.
+    Without ``api_key`` and ``client`` (and no local inbox) it is disabled (one
+    warning) and only passes requests through, with a no-op ``request.state.posthog``;
+    while the ``posthog_events`` test fixture is active it records as if configured.
+    Where events go is logged at start-up.
     """
 
     def __init__(
@@ -77,7 +86,8 @@ class PostHogMiddleware:
         app: ASGIApp,
         *,
         api_key: str | None = None,
-        host: str = DEFAULT_HOST,
+        host: str | None = None,
+        local_inbox: bool = False,
         client: Client | None = None,
         distinct_id: DistinctIdFn | None = None,
         person_properties: PersonPropertiesFn | None = None,
@@ -94,6 +104,8 @@ class PostHogMiddleware:
             raise TypeError("PostHogMiddleware: pass secret_key or cookie_secret, not both")
         if client is not None and api_key is not None:
             raise TypeError("PostHogMiddleware: pass api_key or client, not both")
+        if not isinstance(local_inbox, bool):
+            raise TypeError("PostHogMiddleware: local_inbox must be True or False")
         if distinct_id is not None and not callable(distinct_id):
             raise TypeError("PostHogMiddleware: distinct_id must be a callable taking the user")
         if person_properties is not None and not callable(person_properties):
@@ -113,23 +125,23 @@ class PostHogMiddleware:
         self.flush_timeout = float(flush_timeout)
         self._distinct_id = distinct_id
         self._person_properties = person_properties
-        tracker_options = TrackerOptions(**options)
+        self._tracker_options = tracker_options = TrackerOptions(**options)
         self.tracker: Tracker | None = None
+        self._recording_tracker: Tracker | None = None
         if client is None:
-            if not api_key:
-                logger.warning(
-                    "posthog-web: PostHogMiddleware has no api_key and no client; "
-                    "it is disabled and records nothing"
-                )
+            client = _client(api_key, host, local_inbox)
+            if client is None:
                 return
-            client = Client(api_key, host=host)
         self.tracker = Tracker(client, tracker_options)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         scope_type = scope["type"]
         if scope_type == "http":
-            if self.tracker is not None and scope.get("method") != "HEAD":
-                await _Exchange(self, self.tracker, scope, send).run(receive)
+            tracker = self.tracker
+            if tracker is None and recording.active is not None:
+                tracker = self._recording_only()
+            if tracker is not None and scope.get("method") != "HEAD":
+                await _Exchange(self, tracker, scope, send).run(receive)
             else:
                 await _run_skipped(self.app, scope, receive, send)
             return
@@ -140,6 +152,14 @@ class PostHogMiddleware:
             return
         await self.app(scope, receive, send)
 
+    def _recording_only(self) -> Tracker:
+        # Built on first use: an app that is never tested with the fixture never pays.
+        tracker = self._recording_tracker
+        if tracker is None:
+            tracker = Tracker(recording_only_client(), self._tracker_options)
+            self._recording_tracker = tracker
+        return tracker
+
     def _user_identity(self, user: Any) -> tuple[str | None, Mapping[str, Any] | None]:
         """The distinct id and person properties of ``scope["user"]`` (``None`` if anonymous)."""
         if user is None or not getattr(user, "is_authenticated", False):
@@ -149,6 +169,28 @@ class PostHogMiddleware:
             return None, None
         properties = self._person_properties(user) if self._person_properties else None
         return str(distinct_id), properties
+
+
+def _client(api_key: str | None, host: str | None, local_inbox: bool) -> Client | None:
+    """The client for ``api_key``/``host`` (see :mod:`posthog_web.fallback`), or None."""
+    if api_key:
+        client = Client(api_key, host=host or DEFAULT_HOST)
+        logger.info("posthog-web: sending events to %s", client.host)
+        return client
+    inbox = keyless_host(host, local_inbox=local_inbox)
+    if inbox is None:
+        logger.warning(
+            "posthog-web: PostHogMiddleware has no api_key and no client; it is disabled "
+            "and sends nothing (local_inbox=True sends to `posthog-web inbox`)"
+        )
+        return None
+    client = Client(PLACEHOLDER_API_KEY, host=inbox)
+    logger.info(
+        "posthog-web: no api_key; events go to the local inbox at %s "
+        "(start it with `posthog-web inbox`)",
+        client.host,
+    )
+    return client
 
 
 def _attach(scope: Scope, helper: object) -> None:
@@ -210,6 +252,7 @@ class _Exchange:
             await _run_skipped(self.middleware.app, self.scope, receive, self.send)
             return
         self._apply_user(self.ctx)
+        self.ctx.refresh_user = functools.partial(self._apply_user, self.ctx)
         helper = self.ctx.helper
         _attach(self.scope, helper)
         token = bind(helper)
@@ -220,7 +263,8 @@ class _Exchange:
 
     def _apply_user(self, ctx: RequestContext) -> None:
         # scope["user"] may appear only after an inner AuthenticationMiddleware ran,
-        # so it is read at the start and again when the response starts.
+        # so it is read at the start, whenever the helper needs the visitor's id, and
+        # when the response starts.
         user = self.scope.get("user")
         if user is None or user is self.user_seen:
             return
@@ -260,8 +304,10 @@ class _Exchange:
             response = ResponseView(status=int(message["status"]), content_type=content_type)
             self.response = response
             if ctx.page_requested or tracker.is_pageview(ctx.request, response):
-                # Mint the anonymous id now: its cookie can only go out with these headers.
+                # Mint the anonymous id and the session now: their cookies can only go
+                # out with these headers.
                 tracker.distinct_id(ctx)
+                tracker.session_id(ctx)
             cookies = tracker.response_cookies(ctx)
             if cookies:
                 # A new message and list: the app may reuse its own across responses.

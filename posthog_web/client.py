@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import os
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
 from posthog_web import events as ev
 from posthog_web import recording
-from posthog_web.delivery import DeliveryError, DeliveryOptions, Sender
+from posthog_web.delivery import DEFAULT_SPOOL_MAX_BYTES, DeliveryError, DeliveryOptions, Sender
 from posthog_web.transport import RequestsTransport, Transport
 
 logger = logging.getLogger(__name__)
@@ -44,6 +45,11 @@ class Client:
         max_retries: retries of a batch after network errors, timeouts, 408, 429 and 5xx.
         timeout: seconds per HTTP request.
         exit_flush_timeout: seconds the interpreter-exit flush may take.
+        spool_dir: a directory where events that could not be delivered within the retry
+            budget, or before the process stopped, are kept and later sent again (by any
+            process using the same directory); None keeps them in memory only. See
+            docs/reliability.md.
+        spool_max_bytes: bound on the spool's size; past it the oldest events are dropped.
         allow_insecure_http: allow ``http://`` to a host that is not loopback.
         transport: replaces the HTTP transport (see :mod:`posthog_web.transport`).
     """
@@ -63,6 +69,8 @@ class Client:
         max_retries: int = 6,
         timeout: float = 10.0,
         exit_flush_timeout: float = 5.0,
+        spool_dir: str | os.PathLike[str] | None = None,
+        spool_max_bytes: int = DEFAULT_SPOOL_MAX_BYTES,
         allow_insecure_http: bool = False,
         transport: Transport | None = None,
     ) -> None:
@@ -90,6 +98,7 @@ class Client:
         _non_negative_number("exit_flush_timeout", exit_flush_timeout)
         if not isinstance(max_retries, int) or isinstance(max_retries, bool) or max_retries < 0:
             raise ValueError(f"max_retries must be an int >= 0, not {max_retries!r}")
+        _positive_int("spool_max_bytes", spool_max_bytes)
         options = DeliveryOptions(
             api_key=self._api_key,
             batch_url=f"{self.host}/batch/",
@@ -101,6 +110,8 @@ class Client:
             max_retries=max_retries,
             timeout=float(timeout),
             exit_flush_timeout=float(exit_flush_timeout),
+            spool_dir=_spool_dir(spool_dir),
+            spool_max_bytes=spool_max_bytes,
         )
         self._sender = Sender(options, transport if transport is not None else RequestsTransport())
 
@@ -358,6 +369,18 @@ def is_loopback(hostname: str) -> bool:
         return ipaddress.ip_address(hostname.strip("[]")).is_loopback
     except ValueError:
         return False
+
+
+def _spool_dir(value: object) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, (str, os.PathLike)):
+        raise TypeError(f"spool_dir must be a str, a path or None, not {type(value).__name__}")
+    path = os.fspath(value)
+    if not isinstance(path, str) or not path.strip():
+        raise ValueError(f"spool_dir must name a directory, not {value!r}")
+    # Absolute now: a later chdir must not move the spool.
+    return os.path.abspath(path)
 
 
 def _positive_int(name: str, value: object) -> None:

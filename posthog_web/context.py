@@ -9,7 +9,7 @@ reachable anywhere inside the request; integrations ``bind`` it and ``unbind`` i
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from contextvars import ContextVar, Token
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -24,9 +24,12 @@ from posthog_web.events import (
     validate_event_name,
 )
 from posthog_web.identity import AnonymousCookie, AnonymousIdentity
+from posthog_web.privacy import check_properties_size
+from posthog_web.sessions import ServerSession
 from posthog_web.web import RequestView
 
 if TYPE_CHECKING:
+    from posthog_web.snippet import PostHogJS
     from posthog_web.tracker import Tracker
 
 __all__ = ["NoopHelper", "RequestContext", "RequestHelper", "bind", "current", "unbind"]
@@ -55,6 +58,16 @@ class RequestContext:
     page_name: str | None = None
     page_properties: dict[str, Any] | None = None
     finished: bool = False
+    # The visitor's address as sent in $ip (None: unknown or ip_mode "off").
+    client_ip: str | None = None
+    # A privacy signal the configuration honours: no events, no cookies.
+    opted_out: bool = False
+    # The server's own session (sessions.py) was looked at; the one to write, if any.
+    session_checked: bool = False
+    set_session: ServerSession | None = None
+    # Re-reads the framework's user when it can appear mid-request (an inner ASGI
+    # auth middleware), so a client-sent id never stands in for a logged-in user.
+    refresh_user: Callable[[], None] | None = None
     helper: RequestHelper = field(init=False)
 
 
@@ -81,8 +94,8 @@ class RequestHelper:
 
     @property
     def session_id(self) -> str | None:
-        """The browser's PostHog session id, when the request carried a live one."""
-        return self._context.session_id
+        """The request's ``$session_id``: the browser's live one, else the server's own."""
+        return self._tracker.session_id(self._context)
 
     @property
     def is_identified(self) -> bool:
@@ -96,6 +109,17 @@ class RequestHelper:
         Integrations then stop applying the framework's user to this request.
         """
         return self._context.explicit_identity
+
+    def posthog_js(self) -> PostHogJS | None:
+        """What a page needs to continue this visitor in posthog-js (token, script, options).
+
+        The ``posthog.init`` options hold ``api_host``, ``bootstrap`` (``distinctID``,
+        ``isIdentifiedID``, ``sessionID``) and ``capture_pageview: False`` (the server
+        records page views), then the configured ``posthog_js_options``. None when nothing
+        should be rendered (PostHog disabled, or the visitor opted out).
+        :func:`posthog_web.snippet.posthog_snippet` renders it.
+        """
+        return self._tracker.posthog_js(self._context)
 
     def capture(
         self,
@@ -212,6 +236,9 @@ class NoopHelper(RequestHelper):
     def explicit_identity(self) -> bool:
         return False
 
+    def posthog_js(self) -> PostHogJS | None:
+        return None
+
     def capture(
         self, event: str, properties: Mapping[str, Any] | None = None, timestamp: object = None
     ) -> None:
@@ -263,9 +290,10 @@ def _checked(properties: Mapping[str, Any] | None, field: str) -> dict[str, Any]
     props = check_properties(properties, field)
     if props:
         try:
-            encode_json(props)
+            size = len(encode_json(props))
         except (TypeError, ValueError):
             raise TypeError(describe_json_error(props, field)) from None
+        check_properties_size(size, props, field)
     return props
 
 

@@ -1,7 +1,10 @@
 """The delivery engine: a bounded queue drained by one lazily started sender thread.
 
 Callers only append to a deque (no lock, no I/O); the sender thread encodes, batches,
-compresses, posts to ``/batch/`` and retries. See docs/delivery.md for the defaults.
+compresses, posts to ``/batch/`` and retries. With a spool directory, what cannot be
+delivered within the retry budget, or before the process exits, goes to the durable
+spool (:mod:`posthog_web.spool`) and is sent again, oldest first, once PostHog answers.
+See docs/delivery.md for the defaults and docs/reliability.md for the guarantees.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ import atexit
 import collections
 import email.utils
 import gzip
+import hashlib
 import json
 import logging
 import os
@@ -22,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from posthog_web.events import MAX_EVENT_BYTES, encode_json, now_iso
+from posthog_web.spool import Claim, Spool
 from posthog_web.transport import USER_AGENT, Transport, TransportError
 
 logger = logging.getLogger(__name__)
@@ -30,6 +35,13 @@ MAX_BATCH_BYTES = 5 * 1024 * 1024
 RETRY_AFTER_CAP = 60.0
 BACKOFF_CAP = 30.0
 DROP_WARNING_INTERVAL = 10.0
+#: While offline, the oldest spooled batch is tried again after at most this long.
+PROBE_CAP = 10.0
+#: How often an online sender looks for batches other processes left in the spool.
+SPOOL_SCAN_INTERVAL = 5.0
+#: At exit, how long to let the sender thread finish the batch it is assembling.
+EVACUATE_JOIN = 0.5
+DEFAULT_SPOOL_MAX_BYTES = 100 * 1024 * 1024
 
 Item = bytes | dict[str, Any]
 DROP_REASONS = (
@@ -40,6 +52,7 @@ DROP_REASONS = (
     "retries",
     "shutdown",
     "shut_down",
+    "spool_full",
 )
 
 
@@ -69,6 +82,8 @@ class DeliveryOptions:
     retry_base_delay: float = 0.5
     timeout: float = 10.0
     exit_flush_timeout: float = 5.0
+    spool_dir: str | None = None
+    spool_max_bytes: int = DEFAULT_SPOOL_MAX_BYTES
 
 
 @dataclass(slots=True)
@@ -78,10 +93,15 @@ class _Attempt:
     status: int | None
     error: str | None = None
     gave_up_at_deadline: bool = False
+    retry_after: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.status is not None and 200 <= self.status < 300
 
 
 class Sender:
-    """Owns the queue, the sender thread and the retry policy for one client."""
+    """Owns the queue, the sender thread, the retry policy and the spool for one client."""
 
     def __init__(self, options: DeliveryOptions, transport: Transport) -> None:
         self.options = options
@@ -107,6 +127,17 @@ class Sender:
         self._dequeued = 0
         self._failed_batches = 0
         self._last_drop_warning = 0.0
+        # The batch being posted; at exit, whoever takes it out of here spools it.
+        self._inflight: list[bytes] | None = None
+        self._evacuating = False
+        self._spool: Spool | None = None
+        self._spool_opened = False
+        # Offline: the retry budget ran out, so batches go straight to the spool and
+        # only the oldest spooled batch is tried, at _probe_at, with backoff.
+        self._offline = False
+        self._probe_at = 0.0
+        self._probe_failures = 0
+        self._spool_check_at = 0.0
 
     # Caller side -----------------------------------------------------------------
 
@@ -154,7 +185,10 @@ class Sender:
         return sum(1 for item in list(self._queue) if not isinstance(item, _FlushMarker))
 
     def flush(self, timeout: float) -> bool:
-        """Wait until everything queued so far was delivered; False on timeout or loss."""
+        """Wait until everything queued so far was delivered; False on timeout or loss.
+
+        Events written to the spool instead count as not delivered.
+        """
         if self._thread is None or not self._thread.is_alive():
             return self.pending() == 0
         marker = _FlushMarker(self._failed_batches)
@@ -163,11 +197,14 @@ class Sender:
         return marker.done.wait(max(timeout, 0.0)) and marker.ok
 
     def shutdown(self, timeout: float) -> bool:
-        """Flush within ``timeout``, then stop the thread. Later events are dropped."""
+        """Flush within ``timeout``, spool what is left, then stop. Later events are dropped."""
         thread = self._thread
         deadline = time.monotonic() + max(timeout, 0.0)
+        spooled_before = self.counts["spooled"]
         self._set_deadline(timeout)
         ok = self.flush(timeout)
+        if not ok and thread is not None:
+            self._evacuate(spooled_before)
         self._stopping = True
         self._wake.set()
         if thread is not None:
@@ -178,11 +215,14 @@ class Sender:
     def _exit_flush(self) -> None:
         if self._thread is None or self._stopping:
             return
-        left = self.pending()
+        left = self.pending() + len(self._inflight or ())
         if not left:
             return
+        spooled_before = self.counts["spooled"]
         self._set_deadline(self.options.exit_flush_timeout)
         if self.flush(self.options.exit_flush_timeout):
+            return
+        if self._evacuate(spooled_before):
             return
         logger.warning(
             "posthog-web exited with %d event(s) undelivered after %.1f s",
@@ -194,6 +234,52 @@ class Sender:
         # Retries in progress give up once they cannot finish before the deadline.
         self._deadline = time.monotonic() + max(timeout, 0.0)
         self._interrupt.set()
+
+    def _evacuate(self, spooled_before: int) -> bool:
+        """At shutdown: write every event still in memory to the spool, in this thread.
+
+        The sender thread stops taking work; a batch it is posting is taken from it (if
+        that post succeeds after all, PostHog deduplicates the copy by uuid). Returns
+        False when there is no spool.
+        """
+        spool = self._open_spool()
+        if spool is None:
+            return False
+        with self._lock:
+            self._evacuating = True
+            inflight, self._inflight = self._inflight, None
+        self._interrupt.set()
+        self._wake.set()
+        thread = self._thread
+        if inflight is None and thread is not None and thread is not threading.current_thread():
+            # Let it finish spooling a batch it was assembling or writing.
+            thread.join(EVACUATE_JOIN)
+        if inflight:
+            self._spool_batch(inflight, "shutdown")
+        items: list[bytes] = []
+        while True:
+            try:
+                item = self._queue.popleft()
+            except IndexError:
+                break
+            if isinstance(item, _FlushMarker):
+                item.ok = False
+                item.done.set()
+                continue
+            encoded = self._encode(item)
+            if encoded is not None:
+                items.append(encoded)
+        for batch in _chunks(items, self.options.max_batch_size):
+            self._spool_batch(batch, "shutdown")
+        written = self.counts["spooled"] - spooled_before
+        if written:
+            logger.warning(
+                "posthog-web wrote %d undelivered event(s) to the spool at %s while stopping; "
+                "they are sent when PostHog answers again, by any process using that spool",
+                written,
+                spool.path,
+            )
+        return True
 
     def _after_fork(self) -> None:
         # The parent keeps and sends its own queue; the child starts empty.
@@ -208,21 +294,35 @@ class Sender:
     def _run(self) -> None:
         opts = self.options
         queue = self._queue
+        self._open_spool()
         while True:
             if len(queue) < opts.flush_at:
-                self._wake.wait(opts.flush_interval)
+                self._wake.wait(self._idle_wait())
                 self._wake.clear()
-            while queue:
+            while queue and not self._evacuating:
                 try:
                     backlog = self._drain_once()
+                    self._spool_work()
                 except Exception:  # pragma: no cover - a bug must not kill delivery
                     logger.exception("posthog-web sender failed; continuing")
                     break
                 if not backlog:
                     break
+            if self._evacuating:
+                return
+            try:
+                self._spool_work()
+            except Exception:  # pragma: no cover - a bug must not kill delivery
+                logger.exception("posthog-web sender failed on the spool; continuing")
             if not queue and self._stopping:
                 self.transport.close()
                 return
+
+    def _idle_wait(self) -> float:
+        wait = self.options.flush_interval
+        if self._spool is not None and self._offline:
+            wait = min(wait, max(0.01, self._probe_at - time.monotonic()))
+        return wait
 
     def _drain_once(self) -> bool:
         """Send one batch; True when a limit cut it short and more should go at once."""
@@ -277,22 +377,36 @@ class Sender:
             self.counts[key] += amount
 
     def _deliver(self, batch: list[bytes]) -> bool:
-        attempt = self.post(batch, in_sender=True)
-        if attempt.status is not None and 200 <= attempt.status < 300:
+        if self._offline and self._spool is not None:
+            self._spool_or_drop(batch, "retries", None)
+            return False
+        with self._lock:
+            evacuating = self._evacuating
+            if not evacuating:
+                self._inflight = batch
+        if evacuating:
+            self._spool_or_drop(batch, "shutdown", None)
+            return False
+        try:
+            attempt = self.post(batch, in_sender=True)
+        finally:
+            with self._lock:
+                mine = self._inflight is batch
+                self._inflight = None
+        if attempt.ok:
+            self._now_online()
             return True
+        if not mine:
+            return False  # taken over by _evacuate(), which spooled it
         if attempt.status == 413:
             return self._split(batch)
-        if attempt.gave_up_at_deadline:
-            reason = "shutdown"
-        elif attempt.status is not None and not _retryable(attempt.status):
-            reason = "rejected"
-        else:
-            reason = "retries"
-        self._count(f"dropped_{reason}", len(batch))
-        logger.error(
-            "posthog-web dropped %d event(s): %s",
-            len(batch),
-            attempt.error or f"PostHog answered {attempt.status}",
+        if attempt.status is not None and not _retryable(attempt.status):
+            self._drop(batch, "rejected", attempt)
+            return False
+        if not attempt.gave_up_at_deadline and self._spool is not None:
+            self._go_offline(attempt)
+        self._spool_or_drop(
+            batch, "shutdown" if attempt.gave_up_at_deadline else "retries", attempt
         )
         return False
 
@@ -306,15 +420,159 @@ class Sender:
         second = self._deliver(batch[middle:])
         return first and second
 
+    def _drop(self, batch: list[bytes], reason: str, attempt: _Attempt | None) -> None:
+        self._count(f"dropped_{reason}", len(batch))
+        why = "the spool could not take them"
+        if attempt is not None:
+            why = attempt.error or f"PostHog answered {attempt.status}"
+        logger.error("posthog-web dropped %d event(s): %s", len(batch), why)
+
+    def _spool_or_drop(self, batch: list[bytes], reason: str, attempt: _Attempt | None) -> None:
+        """Spool a batch that cannot be delivered now; drop it (``reason``) without a spool."""
+        if self._spool_batch(batch, reason) == 0:
+            self._drop(batch, reason, attempt)
+
+    # The spool -------------------------------------------------------------------
+
+    def _open_spool(self) -> Spool | None:
+        """The spool, opened on first use (in the sender thread, or at exit)."""
+        if self.options.spool_dir is None:
+            return None
+        with self._lock:
+            if self._spool_opened:
+                return self._spool
+            self._spool_opened = True
+        path = os.path.join(self.options.spool_dir, _namespace(self.options))
+        spool = Spool(path, self.options.spool_max_bytes)
+        try:
+            spool.open()
+        except OSError as exc:
+            logger.error(
+                "posthog-web cannot use the spool %s (%s); events that cannot be delivered "
+                "will be dropped",
+                path,
+                exc,
+            )
+            return None
+        self._spool = spool
+        return spool
+
+    def _spool_batch(self, batch: list[bytes], reason: str, *, count: bool = True) -> int:
+        """Write ``batch`` to the spool; the number of events handled (0: not at all)."""
+        spool = self._spool
+        if spool is None:
+            return 0
+        try:
+            result = spool.write(batch)
+        except OSError as exc:
+            logger.error(
+                "posthog-web could not write %d event(s) to the spool: %s", len(batch), exc
+            )
+            return 0
+        if result.written and count:
+            self._count("spooled", result.written)
+            logger.info("posthog-web spooled %d event(s) (%s)", result.written, reason)
+        if result.dropped:
+            self._count("dropped_spool_full", result.dropped)
+            logger.warning(
+                "posthog-web dropped the %d oldest spooled event(s): the spool is over "
+                "spool_max_bytes (%d)",
+                result.dropped,
+                spool.max_bytes,
+            )
+        return len(batch)
+
+    def _go_offline(self, attempt: _Attempt) -> None:
+        if not self._offline:
+            logger.warning(
+                "posthog-web: PostHog did not take a batch within the retry budget (%s); "
+                "events go to the spool until it answers again",
+                attempt.error or f"PostHog answered {attempt.status}",
+            )
+        self._offline = True
+        self._probe_failures = 0
+        self._probe_at = time.monotonic() + self._probe_delay(attempt.retry_after)
+
+    def _now_online(self) -> None:
+        if self._spool is None:
+            return
+        if self._offline:
+            logger.warning("posthog-web: PostHog answers again; sending the spooled events")
+        self._offline = False
+        self._probe_failures = 0
+        self._spool_check_at = 0.0
+
+    def _probe_delay(self, retry_after: float) -> float:
+        delay = min(PROBE_CAP, self.options.retry_base_delay * 2.0**self._probe_failures)
+        return max(delay * random.uniform(0.5, 1.0), retry_after)
+
+    def _spool_work(self) -> None:
+        """Send the oldest spooled batch if it is time; one per call, between live batches."""
+        spool = self._spool
+        if spool is None or self._evacuating or self._stopping:
+            return
+        now = time.monotonic()
+        if now < (self._probe_at if self._offline else self._spool_check_at):
+            return
+        try:
+            claim = spool.claim()
+        except OSError as exc:
+            logger.error("posthog-web could not read the spool: %s", exc)
+            claim = None
+        if claim is None:
+            # Nothing left that is ours to send: live batches get normal attempts again.
+            self._offline = False
+            self._spool_check_at = now + SPOOL_SCAN_INTERVAL
+            return
+        if self._resend(claim):
+            # More may wait: the sender loop comes straight back (live events first).
+            self._spool_check_at = 0.0
+            self._wake.set()
+
+    def _resend(self, claim: Claim) -> bool:
+        """One attempt at a spooled batch; True when the next one may go at once."""
+        events = claim.events
+        attempt = self.post(events, in_sender=True, max_retries=0)
+        if attempt.ok:
+            claim.done()
+            self._count("resent", len(events))
+            self._now_online()
+            return True
+        status = attempt.status
+        if status == 413 and len(events) > 1:
+            middle = len(events) // 2
+            for half in (events[:middle], events[middle:]):
+                if not self._spool_batch(half, "split", count=False):
+                    self._drop(half, "retries", attempt)
+            claim.done()
+            return True
+        if status is not None and (status == 413 or not _retryable(status)):
+            claim.done()
+            self._drop(events, "rejected", attempt)
+            return True
+        claim.release()
+        self._offline = True
+        self._probe_failures += 1
+        self._probe_at = time.monotonic() + self._probe_delay(attempt.retry_after)
+        logger.info(
+            "posthog-web: spooled events not sent yet (%s); next try in %.1f s",
+            attempt.error,
+            self._probe_at - time.monotonic(),
+        )
+        return False
+
     # Shared by the sender thread and sync mode ----------------------------------
 
-    def post(self, batch: list[bytes], *, in_sender: bool = False) -> _Attempt:
+    def post(
+        self, batch: list[bytes], *, in_sender: bool = False, max_retries: int | None = None
+    ) -> _Attempt:
         """POST ``batch`` with retries; returns the last status, or None with the error.
 
         In the sender thread, retries stop at the shutdown/exit deadline; in sync mode
         (the caller's thread) the retry budget alone bounds them.
         """
         opts = self.options
+        budget = opts.max_retries if max_retries is None else max_retries
         retries = 0
         while True:
             deadline = self._deadline if in_sender else None
@@ -339,8 +597,12 @@ class Sender:
                     return _Attempt(status, f"PostHog answered {status}{why}")
                 retry_after = _parse_retry_after(response.headers.get("Retry-After"))
                 error = f"PostHog answered {status}"
-            if retries >= opts.max_retries:
-                return _Attempt(status, f"{error}, after {retries + 1} attempts")
+            if retries >= budget:
+                return _Attempt(
+                    status, f"{error}, after {retries + 1} attempts", False, retry_after
+                )
+            if in_sender and self._evacuating:
+                return _Attempt(status, f"{error}; stopped for exit", True)
             delay = min(BACKOFF_CAP, opts.retry_base_delay * 2**retries)
             delay = max(delay * random.uniform(0.5, 1.0), retry_after)
             if deadline is not None and time.monotonic() + delay > deadline:
@@ -372,16 +634,44 @@ class Sender:
         return body
 
     def stats(self) -> dict[str, int]:
-        """Counters: queued, pending, sent, retried and dropped by reason."""
+        """Counters: queued, pending, sent, retried, spooled, resent and dropped by reason."""
         with self._lock:
             counts = dict(self.counts)
         pending = self.pending()
         counts["pending"] = pending
         counts["queued"] = self._dequeued + pending
-        for key in ("sent", "retried", *(f"dropped_{r}" for r in DROP_REASONS)):
+        for key in (
+            "sent",
+            "retried",
+            "spooled",
+            "resent",
+            *(f"dropped_{r}" for r in DROP_REASONS),
+        ):
             counts.setdefault(key, 0)
         counts["dropped"] = sum(v for k, v in counts.items() if k.startswith("dropped_"))
         return counts
+
+
+def _namespace(options: DeliveryOptions) -> str:
+    # One directory per project and host: apps sharing a spool_dir never send each
+    # other's events.
+    digest = hashlib.sha256(f"{options.api_key}\n{options.batch_url}".encode()).hexdigest()
+    return f"project-{digest[:16]}"
+
+
+def _chunks(items: list[bytes], size: int) -> list[list[bytes]]:
+    batches: list[list[bytes]] = []
+    batch: list[bytes] = []
+    nbytes = 0
+    for item in items:
+        if batch and (len(batch) >= size or nbytes + len(item) > MAX_BATCH_BYTES):
+            batches.append(batch)
+            batch, nbytes = [], 0
+        batch.append(item)
+        nbytes += len(item) + 1
+    if batch:
+        batches.append(batch)
+    return batches
 
 
 _REFUSAL_REASONS = {

@@ -28,8 +28,11 @@ __all__ = [
     "HEADER_DISTINCT_ID",
     "HEADER_SESSION_ID",
     "HEADER_WINDOW_ID",
+    "OPT_OUT_COOKIE_PREFIX",
     "AnonymousCookie",
     "PostHogCookie",
+    "is_opt_out",
+    "opt_out_cookie_name",
     "parse_posthog_cookie",
     "posthog_cookie_name",
     "sanitize_header",
@@ -75,6 +78,24 @@ def posthog_cookie_name(api_key: str) -> str:
     return f"ph_{token}_posthog"
 
 
+OPT_OUT_COOKIE_PREFIX = "__ph_opt_in_out_"
+_OPT_OUT_VALUES = frozenset({"0", "false", "no"})
+
+
+def opt_out_cookie_name(api_key: str) -> str:
+    """posthog-js's consent cookie for project ``api_key``: ``__ph_opt_in_out_<token>``."""
+    return OPT_OUT_COOKIE_PREFIX + api_key
+
+
+def is_opt_out(value: str | None) -> bool:
+    """Whether a consent cookie value means opted out (posthog-js's ``isNoLike``).
+
+    ``posthog.opt_out_capturing()`` writes ``0``; ``1`` (opted in) or no cookie is not
+    an opt-out.
+    """
+    return value is not None and unquote(value).strip().lower() in _OPT_OUT_VALUES
+
+
 @dataclass(slots=True, frozen=True)
 class PostHogCookie:
     """The parts of a posthog-js cookie the server uses."""
@@ -97,7 +118,7 @@ def parse_posthog_cookie(
         return None
     try:
         data = json.loads(unquote(raw))
-    except ValueError:
+    except (ValueError, RecursionError):  # a few thousand "[" exhaust the parser's stack
         return None
     if not isinstance(data, dict):
         return None
@@ -186,6 +207,10 @@ class CookieSigner:
         digest = hmac.new(self._key, purpose + value.encode("utf-8"), hashlib.sha256).digest()
         return _b64(digest)[:length]
 
+    def sign(self, purpose: bytes, value: str) -> str:
+        """A signature of ``value`` for another of the package's cookies, named by ``purpose``."""
+        return self._mac(b"x" + purpose, value, _SIG_LENGTH)
+
     def anon_tag(self, anon_id: str) -> str:
         """The tag stored in the cookie for an anonymous id."""
         return self._mac(b"a", anon_id, _TAG_LENGTH)
@@ -209,7 +234,8 @@ class CookieSigner:
 
     def loads(self, raw: str | None) -> AnonymousCookie | None:
         """Decode ``raw``; None when it is missing, malformed or not signed by us."""
-        if not raw or len(raw) > 256:
+        # Non-ASCII can never be ours, and hmac.compare_digest refuses it (TypeError).
+        if not raw or len(raw) > 256 or not raw.isascii():
             return None
         body, _, sig = raw.rpartition(".")
         parts = body.split(".")

@@ -13,6 +13,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from posthog_web.bots import BotMatcher
 from posthog_web.events import PROP_CURRENT_URL, PROP_HOST, PROP_PATHNAME
+from posthog_web.useragent import language_properties, user_agent_properties
 from posthog_web.web import RequestView, ResponseView
 
 __all__ = [
@@ -195,6 +196,37 @@ def referrer_properties(headers: Mapping[str, str]) -> dict[str, str]:
     return {"$referrer": referrer, "$referring_domain": domain or DIRECT}
 
 
+# posthog-js's search engines (event-utils.ts ``_getSearchEngine``), matched on the
+# referrer's host only, and the query parameter holding the search terms.
+_SEARCH_ENGINES = (
+    ("google.", "google", "q"),
+    ("bing.com", "bing", "q"),
+    ("yahoo.com", "yahoo", "p"),
+    ("duckduckgo.com", "duckduckgo", "q"),
+)
+
+
+def search_properties(headers: Mapping[str, str]) -> dict[str, str]:
+    """``$search_engine`` and ``ph_keyword`` when the Referer is a search engine's page."""
+    referrer = headers.get("referer")
+    if not referrer or not referrer.startswith(("http://", "https://")):
+        return {}
+    try:
+        parts = urlsplit(referrer[:_MAX_REFERRER])
+    except ValueError:
+        return {}
+    host = parts.netloc.rpartition("@")[2].lower()
+    for marker, engine, param in _SEARCH_ENGINES:
+        if marker in host:
+            found = {"$search_engine": engine}
+            for key, value in parse_qsl(parts.query):
+                if key == param and value:
+                    found["ph_keyword"] = value
+                    break
+            return found
+    return {}
+
+
 def campaign_properties(query_string: str) -> dict[str, str]:
     """UTM parameters and ad click ids present in the query string."""
     if not query_string:
@@ -225,9 +257,12 @@ def pageview_properties(
     props = location_properties(request)
     headers = request.headers
     props.update(referrer_properties(headers))
+    props.update(search_properties(headers))
     ua = raw_user_agent(headers)
     if ua is not None:
         props["$raw_user_agent"] = ua
+        props.update(user_agent_properties(headers))
+    props.update(language_properties(headers))
     props.update(campaign_properties(request.query_string))
     if title:
         props["title"] = title

@@ -19,11 +19,13 @@ from typing import TYPE_CHECKING, Any, Literal
 from posthog_web.bots import POSTHOG_JS_BLOCKED_UAS, SERVER_BLOCKED_UAS, BotMatcher
 from posthog_web.context import RequestContext, RequestHelper
 from posthog_web.events import (
+    COOKIELESS_SENTINEL,
+    EVENT_BOT_PAGEVIEW,
     EVENT_CREATE_ALIAS,
     EVENT_IDENTIFY,
     EVENT_PAGEVIEW,
     EVENT_SCREEN,
-    PROP_IP,
+    PROP_BROWSER_TYPE,
     PROP_PAGEVIEW_ID,
     PROP_PROCESS_PERSON_PROFILE,
     PROP_SCREEN_NAME,
@@ -46,6 +48,8 @@ from posthog_web.identity import (
     SOURCE_NEW,
     AnonymousIdentity,
     CookieSigner,
+    is_opt_out,
+    opt_out_cookie_name,
     parse_posthog_cookie,
     plan_login,
     plan_logout,
@@ -55,11 +59,28 @@ from posthog_web.identity import (
     usable_distinct_id,
 )
 from posthog_web.pageviews import (
+    CAMPAIGN_PARAMS,
     PageviewRules,
     location_properties,
     pageview_properties,
     raw_user_agent,
 )
+from posthog_web.privacy import (
+    PROP_COOKIELESS_MODE,
+    CookielessMode,
+    IPMode,
+    PrivacyPolicy,
+    add_ip,
+    check_privacy_options,
+)
+from posthog_web.sessions import SessionCookie, check_session_cookie_name
+from posthog_web.snippet import (
+    DEFAULT_POSTHOG_JS_SRC,
+    PostHogJS,
+    check_posthog_js_options,
+    posthog_js_config,
+)
+from posthog_web.useragent import language_properties, user_agent_properties
 from posthog_web.web import RequestView, ResponseView, SetCookie
 
 if TYPE_CHECKING:
@@ -104,6 +125,30 @@ class TrackerOptions:
             browser session idle for longer is not reused (clamped to 60 s..10 h).
         filter_bots: skip page views from known bots and HTTP libraries.
         bot_user_agents: extra lower-case User-Agent fragments that mark a bot.
+        bot_pageviews: record bots' page views as ``$bot_pageview`` with
+            ``$browser_type: "bot"`` (posthog-js's convention) instead of skipping them.
+        session_cookie_name: the cookie holding the server-side session (a UUIDv7
+            ``$session_id``, used when the browser sends no live posthog-js session).
+        posthog_js_src: where :func:`~posthog_web.snippet.posthog_snippet` loads
+            posthog-js from (your copy of ``posthog-js/dist/array.full.js``).
+        posthog_js_api_host: the ``api_host`` posthog-js sends to; None: the client's host.
+        posthog_js_options: more ``posthog.init`` options for the snippet (JSON values).
+        masked_query_params: more query parameter names whose values are sent as
+            ``<masked>`` in URLs, added to the built-in secret-looking names.
+        kept_query_params: query parameter names never masked.
+        query_allowlist: mask every query parameter except ``kept_query_params`` and
+            the UTM and click-id parameters (those are always kept).
+        trusted_proxies: addresses and CIDR ranges of your reverse proxies (``"*"``
+            for every peer, ``"unix"`` for Unix sockets); only their
+            ``X-Forwarded-For`` is read for ``$ip``.
+        ip_mode: ``"full"`` (the visitor's address as ``$ip``), ``"anonymize"`` (IPv4
+            last octet and IPv6 last 80 bits zeroed) or ``"off"`` (no ``$ip``,
+            ``$geoip_disable: true``).
+        respect_gpc: a request with ``Sec-GPC: 1`` sends no events and gets no cookies.
+        respect_dnt: the same for ``DNT: 1``.
+        cookieless_mode: ``"off"``, ``"server_hash"`` (anonymous visitors sent as
+            ``$posthog_cookieless`` for PostHog's daily hash) or ``"per_request"``
+            (a fresh personless id per request); no cookie is set in either.
     """
 
     exclude_paths: Sequence[str] = ()
@@ -121,6 +166,19 @@ class TrackerOptions:
     session_idle_timeout_seconds: int = 1800
     filter_bots: bool = True
     bot_user_agents: Sequence[str] = ()
+    bot_pageviews: bool = False
+    session_cookie_name: str = "ph_web_session"
+    posthog_js_src: str = DEFAULT_POSTHOG_JS_SRC
+    posthog_js_api_host: str | None = None
+    posthog_js_options: Mapping[str, Any] | None = None
+    masked_query_params: Sequence[str] = ()
+    kept_query_params: Sequence[str] = ()
+    query_allowlist: bool = False
+    trusted_proxies: Sequence[str] = ()
+    ip_mode: IPMode = "full"
+    respect_gpc: bool = True
+    respect_dnt: bool = False
+    cookieless_mode: CookielessMode = "off"
 
     def __post_init__(self) -> None:
         for name in ("exclude_paths", "include_paths", "static_prefixes", "bot_user_agents"):
@@ -152,9 +210,17 @@ class TrackerOptions:
             raise TypeError("cookie_secure must be True, False or None")
         if self.cookie_domain is not None and not isinstance(self.cookie_domain, str):
             raise TypeError("cookie_domain must be a str or None")
-        for name in ("capture_tracing_headers", "read_posthog_js_cookie", "filter_bots"):
+        for name in (
+            "capture_tracing_headers",
+            "read_posthog_js_cookie",
+            "filter_bots",
+            "bot_pageviews",
+        ):
             if not isinstance(getattr(self, name), bool):
                 raise TypeError(f"{name} must be True or False")
+        check_privacy_options(self)
+        check_session_cookie_name(self.session_cookie_name)
+        check_posthog_js_options(self)
 
 
 class Tracker:
@@ -169,16 +235,18 @@ class Tracker:
         self.client = client
         self.options = options = options or TrackerOptions()
         bots = None
-        if options.filter_bots:
+        if options.filter_bots or options.bot_pageviews:
             bots = BotMatcher(
                 POSTHOG_JS_BLOCKED_UAS + SERVER_BLOCKED_UAS + tuple(options.bot_user_agents)
             )
+        # With bot_pageviews, bots pass the rules and their page views are renamed.
+        self._bot_pageviews = bots if options.bot_pageviews else None
         self._rules = PageviewRules(
             exclude_paths=options.exclude_paths,
             include_paths=options.include_paths,
             static_prefixes=options.static_prefixes,
             predicate=options.record_pageview,
-            bots=bots,
+            bots=None if options.bot_pageviews else bots,
         )
         if options.cookie_secret is None:
             logger.warning(
@@ -186,6 +254,8 @@ class Tracker:
                 options.anonymous_cookie_name,
             )
         self._signer = CookieSigner(options.cookie_secret)
+        self._privacy = PrivacyPolicy(options, CAMPAIGN_PARAMS)
+        self._cookies = options.cookieless_mode == "off"
         api_key = _project_api_key(client)
         self._posthog_js_cookie = (
             posthog_cookie_name(api_key)
@@ -193,6 +263,9 @@ class Tracker:
             else None
         )
         self._idle_ms = min(max(options.session_idle_timeout_seconds, 60), 36_000) * 1000
+        self._opt_out_cookie = opt_out_cookie_name(api_key) if api_key else None
+        self._sessions = SessionCookie(self._signer, idle_timeout=self._idle_ms // 1000)
+        self._posthog_js = posthog_js_config(options, client)
         self._personless_anonymous = options.person_profiles == "identified_only"
         self._identified: OrderedDict[str, bytes] = OrderedDict()
         self._warned_ids: OrderedDict[str, None] = OrderedDict()
@@ -203,7 +276,12 @@ class Tracker:
     def start(self, request: RequestView) -> RequestContext:
         """Resolve the visitor of ``request``: tracing header, posthog-js cookie, our cookie."""
         headers, cookies, options = request.headers, request.cookies, self.options
-        own = self._signer.loads(cookies.get(options.anonymous_cookie_name))
+        privacy = self._privacy
+        own = (
+            self._signer.loads(cookies.get(options.anonymous_cookie_name))
+            if self._cookies
+            else None
+        )
         posthog_js = None
         if self._posthog_js_cookie is not None:
             raw = cookies.get(self._posthog_js_cookie)
@@ -226,6 +304,8 @@ class Tracker:
             session_id=session_id,
             window_id=window_id,
             anon_id=anonymous.anon_id,
+            client_ip=privacy.ip.resolve(request),
+            opted_out=privacy.consent.opted_out(request) or self._opted_out_in_browser(cookies),
         )
         ctx.helper = RequestHelper(self, ctx)
         return ctx
@@ -296,37 +376,89 @@ class Tracker:
 
     def response_cookies(self, ctx: RequestContext) -> list[SetCookie]:
         """The cookies to set on this response: a new or rotated anonymous id, a new link."""
-        cookie = ctx.set_cookie
-        if cookie is None:
+        if ctx.opted_out:
+            return self._forget_cookies(ctx)
+        cookie, session = ctx.set_cookie, ctx.set_session
+        if (cookie is None and session is None) or not self._cookies:
             return []
         options = self.options
         secure = ctx.request.is_secure if options.cookie_secure is None else options.cookie_secure
-        return [
-            SetCookie(
-                name=options.anonymous_cookie_name,
-                value=self._signer.dumps(cookie),
-                max_age=options.cookie_max_age,
-                secure=secure,
-                domain=options.cookie_domain,
+        cookies = []
+        if cookie is not None:
+            cookies.append(
+                SetCookie(
+                    name=options.anonymous_cookie_name,
+                    value=self._signer.dumps(cookie),
+                    max_age=options.cookie_max_age,
+                    secure=secure,
+                    domain=options.cookie_domain,
+                )
             )
-        ]
+        if session is not None:
+            cookies.append(
+                SetCookie(
+                    name=options.session_cookie_name,
+                    value=self._sessions.dumps(session),
+                    max_age=self._sessions.max_age,
+                    secure=secure,
+                    domain=options.cookie_domain,
+                )
+            )
+        return cookies
+
+    def session_id(self, ctx: RequestContext) -> str | None:
+        """This request's ``$session_id``: the browser's live one, else the server's own.
+
+        The server's session is read (or started) on first use; its cookie goes out with
+        the response only when it is new or its last activity needs refreshing.
+        """
+        if ctx.session_id is None and not ctx.session_checked:
+            ctx.session_checked = True
+            if self._cookies:
+                raw = ctx.request.cookies.get(self.options.session_cookie_name)
+                ctx.session_id, ctx.set_session = self._sessions.resume(raw, _now_ms())
+        return ctx.session_id
+
+    def posthog_js(self, ctx: RequestContext) -> PostHogJS | None:
+        """What a page needs to continue this visitor in posthog-js (see the snippet).
+
+        None for an opted-out visitor: posthog-js then keeps its own opt-out.
+        """
+        config = self._posthog_js
+        if ctx.opted_out or config is None:
+            return None
+        bootstrap: dict[str, Any] = {
+            "distinctID": self.distinct_id(ctx),
+            "isIdentifiedID": self.is_identified(ctx),
+        }
+        session_id = self.session_id(ctx)
+        if session_id is not None:
+            bootstrap["sessionID"] = session_id
+        return config.with_bootstrap(bootstrap)
 
     # --- identity ---------------------------------------------------------------------
 
     def distinct_id(self, ctx: RequestContext) -> str:
         """The distinct id of this request's events (mints the anonymous id on first use)."""
+        if ctx.user_id is None and ctx.refresh_user is not None:
+            ctx.refresh_user()
         if ctx.user_id is not None:
             return ctx.user_id
         anon_id = ctx.anon_id
         if anon_id is None:
-            cookie = self._signer.new()
-            anon_id = ctx.anon_id = cookie.anon_id
-            ctx.set_cookie = cookie
+            if self._cookies:
+                cookie = self._signer.new()
+                anon_id = ctx.anon_id = cookie.anon_id
+                ctx.set_cookie = cookie
+            else:
+                anon_id = ctx.anon_id = self._cookieless_id(ctx)
         ctx.anon_used = True
         return anon_id
 
     def is_identified(self, ctx: RequestContext) -> bool:
         """Whether this request's events belong to an identified person."""
+        if ctx.user_id is None and ctx.refresh_user is not None:
+            ctx.refresh_user()
         return ctx.user_id is not None or ctx.anonymous.identified
 
     def login(
@@ -340,9 +472,17 @@ class Tracker:
             and is_uuid(anon_id)
             # An id minted by this very request has no history worth joining.
             and (ctx.anonymous.source != SOURCE_NEW or ctx.anon_used)
+            and not self._is_cookieless(ctx)
+            and not ctx.opted_out
         )
         own = ctx.set_cookie or ctx.own_cookie
         alias, cookie = plan_login(own, anon_id, aliasable, distinct_id, self._signer)
+        if alias and anon_id is not None and not self._privacy.ledger.claim(anon_id, distinct_id):
+            logger.warning(
+                "posthog-web: not aliasing an anonymous id already aliased into another user "
+                "(a copied or crafted cookie?)"
+            )
+            alias = False
         ctx.user_id = distinct_id
         ctx.explicit_identity = True
         if alias:
@@ -350,7 +490,8 @@ class Tracker:
             self._send_alias(ctx, distinct_id, anon_id)
         if cookie is not None:
             ctx.set_cookie = cookie
-        if properties is not None:
+        # An opted-out request sends nothing, so it must not count as sent either.
+        if properties is not None and not ctx.opted_out:
             self._remember_identify(distinct_id, properties)
             self._send_identify(ctx, distinct_id, properties, None)
 
@@ -362,7 +503,12 @@ class Tracker:
         ctx.own_cookie = ctx.set_cookie = cookie
         ctx.anonymous = AnonymousIdentity(cookie.anon_id, SOURCE_COOKIE)
         ctx.anon_id = cookie.anon_id
-        ctx.session_id = ctx.window_id = None
+        ctx.window_id = None
+        ctx.session_checked = True
+        ctx.session_id, ctx.set_session = None, None
+        if self._cookies:
+            session = self._sessions.start(_now_ms())
+            ctx.session_id, ctx.set_session = session.session_id, session
 
     # --- events -------------------------------------------------------------------------
 
@@ -400,7 +546,7 @@ class Tracker:
     ) -> None:
         """Send ``$identify`` with person properties for this visitor."""
         distinct_id = self.distinct_id(ctx)
-        if properties and ctx.user_id is not None:
+        if properties and ctx.user_id is not None and not ctx.opted_out:
             self._remember_identify(distinct_id, properties)
         self._send_identify(ctx, distinct_id, properties, properties_once)
 
@@ -425,7 +571,12 @@ class Tracker:
         props.update(properties)
         event_id = uuid7()
         props[PROP_PAGEVIEW_ID] = event_id
-        self._enqueue(EVENT_PAGEVIEW, self.distinct_id(ctx), props, ctx, uuid=event_id)
+        event = EVENT_PAGEVIEW
+        bots = self._bot_pageviews
+        if bots is not None and bots.is_bot(request.headers.get("user-agent") or ""):
+            event = EVENT_BOT_PAGEVIEW
+            props[PROP_BROWSER_TYPE] = "bot"
+        self._enqueue(event, self.distinct_id(ctx), props, ctx, uuid=event_id)
 
     def _send_identify(
         self,
@@ -451,20 +602,22 @@ class Tracker:
     def _context_properties(self, ctx: RequestContext) -> dict[str, Any]:
         request = ctx.request
         props = location_properties(request)
-        ua = raw_user_agent(request.headers)
+        headers = request.headers
+        ua = raw_user_agent(headers)
         if ua is not None:
             props["$raw_user_agent"] = ua
+            props.update(user_agent_properties(headers))
+        props.update(language_properties(headers))
         self._add_request_identity(ctx, props)
         return props
 
-    @staticmethod
-    def _add_request_identity(ctx: RequestContext, props: dict[str, Any]) -> None:
-        if ctx.session_id is not None:
-            props[PROP_SESSION_ID] = ctx.session_id
+    def _add_request_identity(self, ctx: RequestContext, props: dict[str, Any]) -> None:
+        session_id = self.session_id(ctx)
+        if session_id is not None:
+            props[PROP_SESSION_ID] = session_id
         if ctx.window_id is not None:
             props[PROP_WINDOW_ID] = ctx.window_id
-        if ctx.request.client_ip:
-            props[PROP_IP] = ctx.request.client_ip
+        add_ip(props, ctx.client_ip)
 
     def _enqueue(
         self,
@@ -478,16 +631,64 @@ class Tracker:
         uuid: str | None = None,
         top_level: dict[str, Any] | None = None,
     ) -> None:
-        if personless is None:
+        if ctx.opted_out:
+            return
+        if self._is_cookieless(ctx) and ctx.user_id is None:
+            if event in (EVENT_IDENTIFY, EVENT_CREATE_ALIAS):
+                return  # no stable id: nothing a person could be merged into
+            personless = True
+            if distinct_id == COOKIELESS_SENTINEL:
+                properties[PROP_COOKIELESS_MODE] = True
+        elif personless is None:
             personless = self._personless_anonymous and not self.is_identified(ctx)
+        self._privacy.scrub(properties)
         # Last, as posthog-js does: a caller cannot turn a personless visitor personful.
         properties[PROP_PROCESS_PERSON_PROFILE] = not personless
         message = new_event(event, distinct_id, properties, timestamp=timestamp, uuid=uuid)
         if top_level:
+            self._privacy.scrub(top_level)
             message.update(top_level)
         self.client.enqueue(message)
 
+    def _is_cookieless(self, ctx: RequestContext) -> bool:
+        # In a cookieless mode an id this package minted lives for one request only.
+        return not self._cookies and ctx.anonymous.source == SOURCE_NEW
+
+    def _cookieless_id(self, ctx: RequestContext) -> str:
+        if (
+            self._privacy.cookieless == "server_hash"
+            and ctx.client_ip
+            and ctx.request.headers.get("user-agent")
+        ):
+            return COOKIELESS_SENTINEL
+        # PostHog drops cookieless events without $ip or a user agent: a one-off id instead.
+        return uuid7()
+
+    def _forget_cookies(self, ctx: RequestContext) -> list[SetCookie]:
+        # An opted-out visitor keeps no id of ours: expire the one the browser sent.
+        options = self.options
+        return [
+            SetCookie(
+                name=name,
+                value="",
+                max_age=0,
+                secure=ctx.request.is_secure
+                if options.cookie_secure is None
+                else options.cookie_secure,
+                domain=options.cookie_domain,
+            )
+            for name in (options.anonymous_cookie_name, options.session_cookie_name)
+            if name in ctx.request.cookies
+        ]
+
+    def _opted_out_in_browser(self, cookies: Mapping[str, str]) -> bool:
+        # posthog.opt_out_capturing() in the browser: the server honours it too.
+        name = self._opt_out_cookie
+        return name is not None and is_opt_out(cookies.get(name))
+
     def _identify_if_changed(self, ctx: RequestContext, properties: dict[str, Any]) -> None:
+        if ctx.opted_out:
+            return
         distinct_id = ctx.user_id
         assert distinct_id is not None
         digest = _digest(properties)
@@ -517,6 +718,10 @@ class Tracker:
             while len(self._warned_ids) > _WARNED_IDS_SIZE:
                 self._warned_ids.popitem(last=False)
         logger.warning("posthog-web: not sending user id %s as a distinct id: %s", key, exc)
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
 
 
 def _project_api_key(client: Client) -> str | None:

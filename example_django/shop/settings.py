@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -67,6 +68,26 @@ LOGOUT_REDIRECT_URL = "home"
 POSTHOG_WEB: dict[str, object] = {
     "EXCLUDE_PATHS": [r"^/internal/"],
 }
+# Delivery options from the environment (tests/reliability/ sets them), e.g.
+# POSTHOG_SPOOL_DIR=/var/lib/shop/posthog-spool.
+for _key, _cast in {
+    "SPOOL_DIR": str,
+    "MAX_RETRIES": int,
+    "TIMEOUT": float,
+    "MAX_QUEUE_SIZE": int,
+}.items():
+    if os.environ.get(f"POSTHOG_{_key}"):
+        POSTHOG_WEB[_key] = _cast(os.environ[f"POSTHOG_{_key}"])
+
+# posthog-js for {% posthog_snippet %}: `npm install --prefix .cache/npm posthog-js` (or
+# scripts/install-browser-deps); shop/urls.py serves its dist/ folder when it exists.
+POSTHOG_JS_DIST = Path(
+    os.environ.get("POSTHOG_JS_DIST")
+    or BASE_DIR.parent / ".cache" / "npm" / "node_modules" / "posthog-js" / "dist"
+)
+# More posthog.init options as JSON (tests/browser/ sets it).
+if os.environ.get("EXAMPLE_POSTHOG_JS_OPTIONS"):
+    POSTHOG_WEB["POSTHOG_JS_OPTIONS"] = json.loads(os.environ["EXAMPLE_POSTHOG_JS_OPTIONS"])
 
 LOGGING = {
     "version": 1,

@@ -58,5 +58,11 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     return render(request, "shop/dashboard.html")
 
 
+def api_products(request: HttpRequest) -> JsonResponse:
+    # What a mobile app calls when it shows its product list: a $screen, not a $pageview.
+    request.posthog.screen("Products", {"count": len(PRODUCTS)})  # type: ignore[attr-defined]
+    return JsonResponse(list(PRODUCTS.values()), safe=False)
+
+
 def health(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"ok": True})

@@ -20,16 +20,19 @@ from django.core.signals import setting_changed
 from django.dispatch import receiver
 from django.utils.module_loading import import_string
 
+from posthog_web import recording
 from posthog_web.client import DEFAULT_HOST, Client
+from posthog_web.fallback import (
+    LOCAL_INBOX_URL,
+    PLACEHOLDER_API_KEY,
+    keyless_host,
+    recording_only_client,
+)
 from posthog_web.tracker import Tracker, TrackerOptions
 
 __all__ = ["DEFAULTS", "LOCAL_INBOX_URL", "PostHogConfig", "get_config", "reset"]
 
 logger = logging.getLogger(__name__)
-
-LOCAL_INBOX_URL = "http://127.0.0.1:8010"
-# Any key the inbox accepts; never sent anywhere else.
-_PLACEHOLDER_KEY = "phc_local_inbox"
 
 _NONE = type(None)
 _CALLABLE = "callable"
@@ -49,6 +52,8 @@ DEFAULTS: dict[str, Any] = {
     "GZIP": True,
     "MAX_RETRIES": 6,
     "TIMEOUT": 10.0,
+    "SPOOL_DIR": None,  # a directory for undelivered events (docs/reliability.md)
+    "SPOOL_MAX_BYTES": 100 * 1024 * 1024,
     # Who the visitor is.
     "DISTINCT_ID": None,  # f(user) -> str; None: str(user.pk)
     "PERSON_PROPERTIES": "posthog_web.django.conf.default_person_properties",
@@ -68,6 +73,22 @@ DEFAULTS: dict[str, Any] = {
     "STATIC_PREFIXES": None,  # None: STATIC_URL and MEDIA_URL
     "FILTER_BOTS": True,
     "BOT_USER_AGENTS": (),
+    "BOT_PAGEVIEWS": False,
+    # The browser bridge (docs/browser.md).
+    "SESSION_COOKIE_NAME": "ph_web_session",
+    "POSTHOG_JS_SRC": None,  # None: STATIC_URL + "posthog-js/array.full.js"
+    "POSTHOG_JS_API_HOST": None,  # None: HOST
+    "POSTHOG_JS_OPTIONS": None,  # more posthog.init options for {% posthog_snippet %}
+    # What leaves the server (docs/security.md).
+    "MASKED_QUERY_PARAMS": (),
+    "KEPT_QUERY_PARAMS": (),
+    "QUERY_ALLOWLIST": False,
+    "TRUSTED_PROXIES": (),  # nothing: X-Forwarded-For is never read
+    "IP_MODE": "full",
+    "RESPECT_GPC": True,
+    "RESPECT_DNT": False,
+    "COOKIELESS_MODE": "off",
+    "ALLOW_INSECURE_HTTP": False,
 }
 
 _TYPES: dict[str, tuple[Any, ...]] = {
@@ -82,6 +103,8 @@ _TYPES: dict[str, tuple[Any, ...]] = {
     "GZIP": (bool,),
     "MAX_RETRIES": (int,),
     "TIMEOUT": (int, float),
+    "SPOOL_DIR": (str, _NONE),
+    "SPOOL_MAX_BYTES": (int,),
     "DISTINCT_ID": (_CALLABLE, _NONE),
     "PERSON_PROPERTIES": (_CALLABLE, _NONE),
     "PERSON_PROFILES": (str,),
@@ -99,6 +122,20 @@ _TYPES: dict[str, tuple[Any, ...]] = {
     "STATIC_PREFIXES": (_STRINGS, _NONE),
     "FILTER_BOTS": (bool,),
     "BOT_USER_AGENTS": (_STRINGS,),
+    "BOT_PAGEVIEWS": (bool,),
+    "SESSION_COOKIE_NAME": (str,),
+    "POSTHOG_JS_SRC": (str, _NONE),
+    "POSTHOG_JS_API_HOST": (str, _NONE),
+    "POSTHOG_JS_OPTIONS": (dict, _NONE),
+    "MASKED_QUERY_PARAMS": (_STRINGS,),
+    "KEPT_QUERY_PARAMS": (_STRINGS,),
+    "QUERY_ALLOWLIST": (bool,),
+    "TRUSTED_PROXIES": (_STRINGS,),
+    "IP_MODE": (str,),
+    "RESPECT_GPC": (bool,),
+    "RESPECT_DNT": (bool,),
+    "COOKIELESS_MODE": (str,),
+    "ALLOW_INSECURE_HTTP": (bool,),
 }
 
 _TYPE_NAMES = {
@@ -110,6 +147,7 @@ _TYPE_NAMES = {
     Client: "a posthog_web.Client",
     _CALLABLE: "a callable (or its dotted path)",
     _STRINGS: "a list or tuple of str",
+    dict: "a dict",
 }
 
 # POSTHOG_WEB keys that map one-to-one onto TrackerOptions fields.
@@ -126,8 +164,30 @@ _TRACKER_KEYS = (
     "INCLUDE_PATHS",
     "FILTER_BOTS",
     "BOT_USER_AGENTS",
+    "BOT_PAGEVIEWS",
+    "SESSION_COOKIE_NAME",
+    "POSTHOG_JS_API_HOST",
+    "POSTHOG_JS_OPTIONS",
+    "MASKED_QUERY_PARAMS",
+    "KEPT_QUERY_PARAMS",
+    "QUERY_ALLOWLIST",
+    "TRUSTED_PROXIES",
+    "IP_MODE",
+    "RESPECT_GPC",
+    "RESPECT_DNT",
+    "COOKIELESS_MODE",
 )
-_CLIENT_KEYS = ("SYNC_MODE", "FLUSH_AT", "FLUSH_INTERVAL", "MAX_QUEUE_SIZE", "GZIP", "MAX_RETRIES")
+_CLIENT_KEYS = (
+    "SYNC_MODE",
+    "FLUSH_AT",
+    "FLUSH_INTERVAL",
+    "MAX_QUEUE_SIZE",
+    "GZIP",
+    "MAX_RETRIES",
+    "ALLOW_INSECURE_HTTP",
+    "SPOOL_DIR",
+    "SPOOL_MAX_BYTES",
+)
 
 # Settings that change what get_config() builds.
 _WATCHED = frozenset({"POSTHOG_WEB", "SECRET_KEY", "DEBUG", "STATIC_URL", "MEDIA_URL"})
@@ -220,6 +280,14 @@ class PostHogConfig:
     record_pageview: Callable[[Any, Any], bool | None] | None
     owns_client: bool
     disabled_reason: str | None = None
+    recording_tracker: Tracker | None = None
+    """Used instead of ``tracker`` (None) while a ``posthog_events`` recorder is active."""
+
+    def request_tracker(self) -> Tracker | None:
+        """The tracker for this request: ``tracker``, or the recording one under the fixture."""
+        if self.tracker is not None or recording.active is None:
+            return self.tracker
+        return self.recording_tracker
 
 
 def build(raw: Mapping[str, Any] | None = None, *, quiet: bool = False) -> PostHogConfig:
@@ -236,12 +304,12 @@ def build(raw: Mapping[str, Any] | None = None, *, quiet: bool = False) -> PostH
     person_properties = resolve_callable(conf["PERSON_PROPERTIES"], "PERSON_PROPERTIES")
     record_pageview = resolve_callable(conf["RECORD_PAGEVIEW"], "RECORD_PAGEVIEW")
     client, owns_client, reason = _client(conf, quiet)
-    tracker = None
-    if client is not None:
-        try:
-            tracker = Tracker(client, tracker_options(conf))
-        except (TypeError, ValueError) as exc:
-            raise ImproperlyConfigured(f"POSTHOG_WEB: {exc}") from None
+    try:
+        options = tracker_options(conf)
+        tracker = None if client is None else Tracker(client, options)
+        recording_tracker = Tracker(recording_only_client(), options) if client is None else None
+    except (TypeError, ValueError) as exc:
+        raise ImproperlyConfigured(f"POSTHOG_WEB: {exc}") from None
     return PostHogConfig(
         tracker=tracker,
         distinct_id=distinct_id,
@@ -249,6 +317,7 @@ def build(raw: Mapping[str, Any] | None = None, *, quiet: bool = False) -> PostH
         record_pageview=record_pageview,
         owns_client=owns_client,
         disabled_reason=reason,
+        recording_tracker=recording_tracker,
     )
 
 
@@ -262,8 +331,12 @@ def tracker_options(conf: Mapping[str, Any]) -> TrackerOptions:
             if isinstance(url, str) and url.startswith("/")
         ]
     options: dict[str, Any] = {key.lower(): conf[key] for key in _TRACKER_KEYS}
+    script = conf["POSTHOG_JS_SRC"]
+    if script is None:
+        script = f"{getattr(settings, 'STATIC_URL', None) or '/static/'}posthog-js/array.full.js"
     return TrackerOptions(
         static_prefixes=tuple(static),
+        posthog_js_src=script,
         cookie_secret=conf["COOKIE_SECRET"] or settings.SECRET_KEY,
         **options,
     )
@@ -298,19 +371,20 @@ def _client(conf: Mapping[str, Any], quiet: bool) -> tuple[Client | None, bool, 
     api_key, host = api_key_and_host(conf)
     disabled = conf["DISABLED"]
     if api_key is None and not disabled:
-        if host != LOCAL_INBOX_URL:
+        # api_key_and_host() already applied the DEBUG rule; a loopback HOST is an inbox too.
+        if keyless_host(host, local_inbox=False) is None:
             reason = "PostHog is disabled: POSTHOG_WEB has no API_KEY (nothing is sent)"
             return None, False, reason
         if not quiet:
             logger.info(
-                "posthog-web: no API_KEY and DEBUG is on; events go to the local inbox at %s "
+                "posthog-web: no API_KEY; events go to the local inbox at %s "
                 "(start it with `posthog-web inbox`)",
                 host,
             )
     options = {key.lower(): conf[key] for key in _CLIENT_KEYS}
     try:
         client = Client(
-            api_key or _PLACEHOLDER_KEY,
+            api_key or PLACEHOLDER_API_KEY,
             host=host,
             disabled=disabled,
             timeout=float(conf["TIMEOUT"]),

@@ -22,6 +22,7 @@ from django.utils.functional import SimpleLazyObject, empty
 from posthog_web._guard import guarded
 from posthog_web.context import NoopHelper, RequestContext, bind, unbind
 from posthog_web.django.conf import PostHogConfig, get_config
+from posthog_web.tracker import Tracker
 from posthog_web.web import RequestView, ResponseView
 
 __all__ = ["PostHogMiddleware"]
@@ -147,10 +148,11 @@ def _route_view_title(request: HttpRequest) -> tuple[str | None, str | None, str
 
 
 class _State:
-    __slots__ = ("config", "ctx")
+    __slots__ = ("config", "ctx", "tracker")
 
-    def __init__(self, config: PostHogConfig, ctx: RequestContext) -> None:
+    def __init__(self, config: PostHogConfig, tracker: Tracker, ctx: RequestContext) -> None:
         self.config = config
+        self.tracker = tracker
         self.ctx = ctx
 
 
@@ -220,7 +222,7 @@ class PostHogMiddleware:
         request.posthog = _UNTRACKED  # type: ignore[attr-defined]
         with guarded("request start"):
             config = get_config()
-            tracker = config.tracker
+            tracker = config.request_tracker()
             if tracker is None:
                 request.posthog = NoopHelper(config.disabled_reason or "PostHog is disabled")  # type: ignore[attr-defined]
                 return None
@@ -230,25 +232,23 @@ class PostHogMiddleware:
                 return None  # a Host outside ALLOWED_HOSTS: not tracked
             ctx = tracker.start(view)
             request.posthog = ctx.helper  # type: ignore[attr-defined]
-            return _State(config, ctx)
+            return _State(config, tracker, ctx)
         return None
 
     @staticmethod
     def _set_user(state: _State, user: Any) -> None:
         ctx, config = state.ctx, state.config
-        assert config.tracker is not None
         if user is None:
-            config.tracker.set_user(ctx, None)
+            state.tracker.set_user(ctx, None)
             return
         distinct_id = config.distinct_id(user)
         props = config.person_properties(user) if config.person_properties else None
-        config.tracker.set_user(ctx, distinct_id, props)
+        state.tracker.set_user(ctx, distinct_id, props)
 
     @staticmethod
     def _finish(state: _State, request: HttpRequest, response: HttpResponseBase) -> None:
         with guarded("page view"):
-            tracker, ctx = state.config.tracker, state.ctx
-            assert tracker is not None
+            tracker, ctx = state.tracker, state.ctx
             verdict = None
             if state.config.record_pageview is not None:
                 verdict = state.config.record_pageview(request, response)

@@ -59,8 +59,9 @@ def test_bare_app_pageview(client: Client, inbox: InboxServer) -> None:
     messages = run(call(app, http_scope("/hello", query_string=b"a=1")))
     assert [m["type"] for m in messages] == ["http.response.start", "http.response.body"]
     assert messages[1]["body"] == b"<h1>hi</h1>"
-    (cookie,) = set_cookies(messages)
-    assert "Secure" in cookie  # an https request
+    cookies = set_cookies(messages)  # the anonymous id and the server session
+    assert [c.split("=")[0] for c in cookies] == ["ph_web_id", "ph_web_session"]
+    assert all("Secure" in cookie for cookie in cookies)  # an https request
     (view,) = pageviews(client, inbox)
     props = view["properties"]
     assert props["$current_url"] == "https://example.com/hello?a=1"
@@ -80,7 +81,7 @@ def test_app_headers_are_not_mutated(client: Client) -> None:
 
     messages = run(call(PostHogMiddleware(app, client=client, secret_key="s"), http_scope()))
     assert headers == HTML  # the app's own list is never appended to
-    assert len(set_cookies(messages)) == 1
+    assert len(set_cookies(messages)) == 2
 
 
 def test_pageview_is_enqueued_after_the_last_body_message(slow_client: Client) -> None:

@@ -10,7 +10,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from posthog_web.inbox import InboxServer
-from tests.asgi.helpers import BROWSER, sent
+from tests.asgi.helpers import BROWSER
 
 LOGIN = {"content-type": "application/x-www-form-urlencoded"}
 
@@ -22,10 +22,11 @@ def example(
     monkeypatch.delenv("POSTHOG_API_KEY", raising=False)
     monkeypatch.setenv("POSTHOG_HOST", inbox.url)
     module = importlib.reload(importlib.import_module(f"example_starlette.{request.param}"))
-    try:
-        yield module
-    finally:
-        module.posthog_client.shutdown(timeout=5)
+    yield module
+    # The FastAPI app's middleware builds its own client (flushed by the lifespan).
+    client = getattr(module, "posthog_client", None)
+    if client is not None:
+        client.shutdown(timeout=5)
 
 
 def test_example_journey(example: ModuleType, inbox: InboxServer) -> None:
@@ -45,9 +46,11 @@ def test_example_journey(example: ModuleType, inbox: InboxServer) -> None:
         )
         assert logged_in.url.path == "/dashboard"
         assert "Welcome back, demo" in logged_in.text
+        assert http.get("/api/products").json()[1]["name"] == "Fountain pen"
         assert http.post("/logout").url.path == "/"
 
-    events = sent(example.posthog_client, inbox)
+    # Leaving the TestClient ran the lifespan shutdown, which flushed the client.
+    events = inbox.events()
     names = [e["event"] for e in events]
     assert names.count("purchase_completed") == 1
     purchase = next(e for e in events if e["event"] == "purchase_completed")
@@ -67,6 +70,9 @@ def test_example_journey(example: ModuleType, inbox: InboxServer) -> None:
     (alias,) = [e for e in events if e["event"] == "$create_alias"]
     assert alias["properties"]["alias"] == anon_id
     assert any(e["event"] == "$identify" and e["distinct_id"] == "demo" for e in events)
+    (screen,) = [e for e in events if e["event"] == "$screen"]
+    assert screen["distinct_id"] == "demo"
+    assert screen["properties"]["$screen_name"] == "Products"
 
 
 def test_example_logs_where_events_go(
@@ -84,3 +90,14 @@ def test_example_logs_where_events_go(
     assert common.unsign(common.sign("demo")) == "demo"
     assert common.unsign("demo:forged") is None
     assert common.unsign(None) is None
+
+
+def test_fastapi_example_without_a_key_uses_the_local_inbox(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.delenv("POSTHOG_API_KEY", raising=False)
+    monkeypatch.delenv("POSTHOG_HOST", raising=False)
+    module = importlib.reload(importlib.import_module("example_starlette.fastapi_app"))
+    with caplog.at_level("INFO", logger="posthog_web"), TestClient(module.app):
+        pass  # the lifespan builds the middleware, nothing is sent
+    assert "events go to the local inbox at http://127.0.0.1:8010" in caplog.text

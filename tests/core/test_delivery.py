@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -352,3 +355,258 @@ def test_logging_uses_the_package_logger(
     assert client.flush(timeout=10)
     assert all(r.name.startswith("posthog_web") for r in caplog.records)
     assert any("retrying" in r.getMessage() for r in caplog.records)
+
+
+# The spool -------------------------------------------------------------------------
+
+
+def _wait_for_stat(client: Client, key: str, value: int, timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while client.stats()[key] < value:
+        assert time.monotonic() < deadline, f"{key} stayed at {client.stats()[key]}"
+        time.sleep(0.01)
+
+
+def _spool_files(root: Path) -> list[Path]:
+    return sorted(root.glob("project-*/*.batch"))
+
+
+def _down(port: int, spool_dir: Path, **options: Any) -> Client:
+    options.setdefault("flush_interval", 0.05)
+    options.setdefault("max_retries", 1)
+    options.setdefault("timeout", 2.0)
+    client = Client("phc_test", host=f"http://127.0.0.1:{port}", spool_dir=spool_dir, **options)
+    client._sender.options.retry_base_delay = 0.01
+    return client
+
+
+def test_budget_spent_goes_to_the_spool_and_is_resent_with_the_same_uuids(
+    unused_port: int, tmp_path: Path
+) -> None:
+    client = _down(unused_port, tmp_path)
+    _capture(client, 3)
+    assert client.flush(timeout=10) is False
+    stats = client.stats()
+    assert stats["spooled"] == 3
+    assert stats["dropped"] == 0
+    assert len(_spool_files(tmp_path)) == 1
+    spooled = [json.loads(line) for line in _spool_files(tmp_path)[0].read_bytes().splitlines()[1:]]
+    server = InboxServer(port=unused_port).start()
+    try:
+        events = server.wait_for_events(3, timeout=30)
+        assert [e["uuid"] for e in events] == [e["uuid"] for e in spooled]
+        assert [e["timestamp"] for e in events] == [e["timestamp"] for e in spooled]
+        _wait_for_stat(client, "resent", 3)
+        assert _spool_files(tmp_path) == []
+        # Online again: new events go straight out.
+        _capture(client, 2, prefix="after")
+        assert client.flush(timeout=10)
+        assert len(server.events()) == 5
+    finally:
+        client.shutdown(timeout=5)
+        server.stop()
+
+
+def test_offline_batches_go_to_the_spool_without_waiting_for_a_budget(
+    make_client: MakeClient, inbox: InboxServer, tmp_path: Path
+) -> None:
+    client = make_client(spool_dir=tmp_path, max_retries=2, retry_base_delay=0.05)
+    inbox.faults.fail_window(60, status=503)
+    _capture(client, 1, prefix="first")
+    assert client.flush(timeout=10) is False
+    assert client._sender._offline
+    requests_before = len(inbox.requests)
+    started = time.monotonic()
+    _capture(client, 5, prefix="later")
+    assert client.flush(timeout=10) is False
+    assert time.monotonic() - started < 2
+    assert client.stats()["spooled"] == 6
+    # Only probes (the oldest spooled batch, with backoff) reached the server meanwhile.
+    probes = inbox.requests[requests_before:]
+    assert all(len(decode_body(r.body)["batch"]) == 1 for r in probes)
+    inbox.faults.reset()
+    events = inbox.wait_for_events(6, timeout=30)
+    assert sorted(e["event"] for e in events) == ["first0"] + [f"later{i}" for i in range(5)]
+    assert events[0]["event"] == "first0"  # oldest first
+
+
+def test_retry_after_paces_the_probes(
+    make_client: MakeClient, inbox: InboxServer, tmp_path: Path
+) -> None:
+    client = make_client(spool_dir=tmp_path, max_retries=0)
+    inbox.faults.fail_next(2, status=429, headers={"Retry-After": "1"})
+    _capture(client, 1)
+    inbox.wait_for_events(1, timeout=30)
+    first, probe, last = inbox.requests[:3]
+    assert probe.received_at - first.received_at >= 0.9
+    assert last.received_at - probe.received_at >= 0.9
+    _wait_for_stat(client, "resent", 1)
+
+
+def test_shutdown_while_down_spools_and_the_next_process_resends(
+    unused_port: int, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    client = _down(unused_port, tmp_path, max_retries=20, flush_interval=60, flush_at=1000)
+    _capture(client, 4)
+    started = time.monotonic()
+    assert client.shutdown(timeout=1.0) is False
+    assert time.monotonic() - started < 5
+    assert client.stats()["spooled"] == 4
+    assert "wrote 4 undelivered event(s) to the spool" in caplog.text
+    assert "while stopping" in caplog.text
+    server = InboxServer(port=unused_port).start()
+    later = _down(unused_port, tmp_path)
+    try:
+        later.capture("new", distinct_id="u1")  # starts the sender, which sends the spool
+        events = server.wait_for_events(5, timeout=30)
+        assert sorted(e["event"] for e in events) == ["e0", "e1", "e2", "e3", "new"]
+    finally:
+        later.shutdown(timeout=5)
+        server.stop()
+
+
+def test_an_in_flight_batch_is_taken_over_at_shutdown(
+    make_client: MakeClient, inbox: InboxServer, tmp_path: Path
+) -> None:
+    client = make_client(spool_dir=tmp_path, timeout=2)
+    inbox.faults.hang_next(1, seconds=2)
+    _capture(client, 2)
+    wait_for_requests(inbox, 1, timeout=10)
+    assert client.shutdown(timeout=0.5) is False
+    assert client.stats()["spooled"] == 2
+    assert sum(int(p.name.split("-")[-2]) for p in _spool_files(tmp_path)) == 2
+
+
+def test_each_project_has_its_own_spool(unused_port: int, tmp_path: Path) -> None:
+    client = _down(unused_port, tmp_path)
+    client.capture("mine", distinct_id="u1")
+    client.shutdown(timeout=1.0)
+    assert len(_spool_files(tmp_path)) == 1
+    server = InboxServer(port=unused_port).start()
+    other = Client("phc_other", host=server.url, spool_dir=tmp_path, flush_interval=0.05)
+    try:
+        other.capture("theirs", distinct_id="u1")
+        assert other.flush(timeout=10)
+        assert [e["event"] for e in server.events()] == ["theirs"]
+        assert len(_spool_files(tmp_path)) == 1
+    finally:
+        other.shutdown(timeout=5)
+        server.stop()
+
+
+def test_spool_bound_drops_the_oldest_and_counts(
+    unused_port: int, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    client = _down(unused_port, tmp_path, spool_max_bytes=1500)
+    for i in range(6):
+        client.capture(f"e{i}", distinct_id="u1", properties={"pad": "x" * 300})
+        client.flush(timeout=10)
+    stats = client.stats()
+    assert stats["spooled"] == 6
+    assert stats["dropped_spool_full"] >= 2
+    assert stats["dropped"] == stats["dropped_spool_full"]
+    assert sum(p.stat().st_size for p in _spool_files(tmp_path)) <= 1500
+    assert "spool is over spool_max_bytes" in caplog.text
+    client.shutdown(timeout=1)
+
+
+def test_an_unusable_spool_is_logged_and_delivery_goes_on(
+    make_client: MakeClient, inbox: InboxServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    client = make_client(spool_dir=blocker / "spool", max_retries=0)
+    inbox.faults.fail_next(1, status=503)
+    _capture(client, 1, prefix="lost")
+    assert client.flush(timeout=10) is False
+    assert client.stats()["dropped_retries"] == 1
+    assert "cannot use the spool" in caplog.text
+    _capture(client, 1, prefix="ok")
+    assert client.flush(timeout=10)
+    assert [e["event"] for e in inbox.events()] == ["ok0"]
+
+
+def test_a_spool_write_failure_drops_with_a_log(
+    make_client: MakeClient,
+    inbox: InboxServer,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    client = make_client(spool_dir=tmp_path, max_retries=0)
+    client.capture("warm", distinct_id="u1")
+    assert client.flush(timeout=10)
+    assert client._sender._spool is not None
+
+    def full(events: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(client._sender._spool, "write", full)
+    inbox.faults.fail_next(1, status=503)
+    _capture(client, 2)
+    assert client.flush(timeout=10) is False
+    assert client.stats()["dropped_retries"] == 2
+    assert "could not write 2 event(s) to the spool" in caplog.text
+
+
+def test_a_damaged_spool_file_is_moved_aside_and_the_rest_resent(
+    unused_port: int, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    client = _down(unused_port, tmp_path, flush_interval=60, flush_at=1000)
+    _capture(client, 2, prefix="a")
+    client.shutdown(timeout=0.5)
+    client = _down(unused_port, tmp_path, flush_interval=60, flush_at=1000)
+    _capture(client, 2, prefix="b")
+    client.shutdown(timeout=0.5)
+    first, _second = _spool_files(tmp_path)
+    first.write_bytes(b"garbage")
+    server = InboxServer(port=unused_port).start()
+    later = _down(unused_port, tmp_path)
+    try:
+        later.capture("new", distinct_id="u1")
+        events = server.wait_for_events(3, timeout=30)
+        assert sorted(e["event"] for e in events) == ["b0", "b1", "new"]
+        assert list(tmp_path.glob("project-*/corrupt/*"))
+        assert "unreadable" in caplog.text
+    finally:
+        later.shutdown(timeout=5)
+        server.stop()
+
+
+def test_refused_spooled_batches_are_dropped_not_retried(
+    make_client: MakeClient, inbox: InboxServer, tmp_path: Path
+) -> None:
+    client = make_client(spool_dir=tmp_path, max_retries=0)
+    inbox.faults.fail_next(1, status=503)
+    _capture(client, 2)
+    assert client.flush(timeout=10) is False
+    inbox.faults.fail_next(1, status=400)
+    _wait_for_stat(client, "dropped_rejected", 2)
+    assert _spool_files(tmp_path) == []
+
+
+def test_a_413_on_a_spooled_batch_splits_it(
+    make_client: MakeClient, inbox: InboxServer, tmp_path: Path
+) -> None:
+    client = make_client(spool_dir=tmp_path, max_retries=0)
+    inbox.faults.fail_next(1, status=503)
+    _capture(client, 4)
+    assert client.flush(timeout=10) is False
+    inbox.faults.fail_next(1, status=413)
+    events = inbox.wait_for_events(4, timeout=30)
+    assert len(events) == 4
+    sizes = [len(decode_body(r.body)["batch"]) for r in inbox.requests]
+    assert sizes == [4, 4, 2, 2]
+
+
+def test_spool_options_are_checked(tmp_path: Path) -> None:
+    with pytest.raises(TypeError, match="spool_dir"):
+        Client("phc_test", spool_dir=3)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="spool_dir"):
+        Client("phc_test", spool_dir=" ")
+    with pytest.raises(ValueError, match="spool_max_bytes"):
+        Client("phc_test", spool_dir=tmp_path, spool_max_bytes=0)
+    client = Client("phc_test", spool_dir=Path("relative-spool"), disabled=True)
+    assert os.path.isabs(client._sender.options.spool_dir or "")
+    stats = client.stats()
+    assert stats["spooled"] == stats["resent"] == stats["dropped_spool_full"] == 0

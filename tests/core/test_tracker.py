@@ -64,7 +64,7 @@ def test_helper_surface(client: Client, recorder: RecorderTransport) -> None:
     helper = ctx.helper
     assert isinstance(helper, RequestHelper)
     assert not helper.is_identified
-    assert helper.session_id is None
+    assert helper.session_id is not None  # the server's own (sessions.py)
     assert not helper.explicit_identity
     helper.capture("clicked", {"a": 1}, timestamp=dt.datetime(2026, 1, 2, 3, 4, 5))
     helper.screen("Checkout", {"step": 2})
@@ -96,10 +96,10 @@ def test_helper_surface(client: Client, recorder: RecorderTransport) -> None:
     }
     titles = [e["properties"].get("title") for e in events if e["event"] == "$pageview"]
     assert titles == [None, "Late"]
-    [cookie] = tracker.response_cookies(ctx)
-    assert cookie.secure
-    assert cookie.httponly
-    assert cookie.samesite == "Lax"
+    for cookie in tracker.response_cookies(ctx):  # the anonymous id and the session
+        assert cookie.secure
+        assert cookie.httponly
+        assert cookie.samesite == "Lax"
 
 
 @pytest.mark.parametrize(
@@ -183,7 +183,8 @@ def test_set_user_and_identify_dedup(
         tracker.set_user(ctx, "u1", props)
         assert ctx.helper.is_identified
         tracker.finish(ctx, HTML)
-        assert tracker.response_cookies(ctx) == []
+        # No anonymous id for a logged-in user; the server session only.
+        assert [c.name for c in tracker.response_cookies(ctx)] == ["ph_web_session"]
     assert [e["$set"]["email"] for e in sent(client, recorder, "$identify")] == ["a@x", "b@x"]
     ctx = tracker.start(make_request())
     tracker.set_user(ctx, "u1")
@@ -233,13 +234,15 @@ def test_login_from_an_identified_request_uses_the_anonymous_id(
 
 def test_logout_then_events_use_the_new_id(client: Client, recorder: RecorderTransport) -> None:
     tracker = tracker_for(client)
-    ctx = tracker.start(make_request(x_posthog_session_id=uuid7()))
+    browser_session = uuid7()
+    ctx = tracker.start(make_request(x_posthog_session_id=browser_session))
     tracker.set_user(ctx, "u1")
     ctx.helper.logout()
-    assert ctx.session_id is None
+    assert ctx.session_id not in (None, browser_session)  # a new session, as reset() does
     ctx.helper.capture("after")
     [event] = sent(client, recorder, "after")
-    [cookie] = tracker.response_cookies(ctx)
+    assert event["properties"]["$session_id"] == ctx.session_id
+    cookie, _session = tracker.response_cookies(ctx)
     assert event["distinct_id"] == cookie.value.split(".")[1]
     assert event["properties"]["$process_person_profile"] is False
 

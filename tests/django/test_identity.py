@@ -11,7 +11,7 @@ from django.test import AsyncClient, Client
 
 import posthog_web
 from posthog_web.context import NoopHelper
-from posthog_web.events import uuid7, uuid7_at
+from posthog_web.events import is_uuid7, uuid7, uuid7_at
 from tests.django.conftest import Harness
 from tests.django.helpers import COOKIE, anon_id_of, posthog_js_cookie
 
@@ -270,7 +270,8 @@ def test_tracing_headers_can_be_ignored(posthog: Harness, client: Client) -> Non
 def test_non_uuid7_session_header_is_dropped(posthog: Harness, client: Client) -> None:
     client.get("/", HTTP_X_POSTHOG_SESSION_ID="not-a-session")
     [event] = posthog.pageviews()
-    assert "$session_id" not in event["properties"]
+    # The server's own session instead (sessions.py).
+    assert is_uuid7(event["properties"]["$session_id"])
 
 
 def test_posthog_js_cookie_anonymous_visitor(posthog: Harness, client: Client, ada: User) -> None:
@@ -308,15 +309,15 @@ def test_posthog_js_cookie_identified_visitor(posthog: Harness, client: Client) 
 def test_stale_posthog_js_session_is_not_reused(posthog: Harness, client: Client) -> None:
     now = int(time.time() * 1000)
     old = now - 3 * 3600 * 1000
-    device = uuid7()
+    device, stale = uuid7(), uuid7_at(old)
     client.cookies[JS_COOKIE] = posthog_js_cookie(
         distinct_id=device,
-        **{"$device_id": device, "$user_state": "anonymous", "$sesid": [old, uuid7_at(old), old]},
+        **{"$device_id": device, "$user_state": "anonymous", "$sesid": [old, stale, old]},
     )
     client.get("/")
     [event] = posthog.pageviews()
     assert event["distinct_id"] == device
-    assert "$session_id" not in event["properties"]
+    assert event["properties"]["$session_id"] != stale
 
 
 def test_posthog_js_cookie_can_be_ignored(posthog: Harness, client: Client) -> None:

@@ -37,7 +37,7 @@ def test_anonymous_page_view_sync(posthog: Harness, client: Client) -> None:
     assert props["route"] == "/"
     assert props["view"] == "tests.django.views.home"
     assert props["$lib"] == "posthog-web"
-    assert "$session_id" not in props
+    assert is_uuid7(props["$session_id"])
 
 
 def test_cookie_attributes(posthog: Harness, client: Client) -> None:

@@ -11,6 +11,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from posthog_web.client import Client
 from posthog_web.delivery import DeliveryError
 from posthog_web.django import conf
+from posthog_web.fallback import keyless_host
 
 _HINTS = {
     400: "PostHog refused the payload; this is a bug in posthog-web, please report it.",
@@ -48,7 +49,7 @@ class Command(BaseCommand):
             owns = False
         else:
             api_key, host = conf.api_key_and_host(raw)
-            if api_key is None and host != conf.LOCAL_INBOX_URL:
+            if api_key is None and keyless_host(host, local_inbox=False) is None:
                 raise CommandError(
                     "No API key: set POSTHOG_WEB['API_KEY'] (or the POSTHOG_API_KEY "
                     "environment variable) to your project API key (phc_...)."

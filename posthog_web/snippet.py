@@ -1,0 +1,193 @@
+"""The posthog-js loader and ``posthog.init(...)`` that continue the server's visitor.
+
+The page's posthog-js starts with ``bootstrap: {distinctID, isIdentifiedID, sessionID}``
+from the request (posthog-ingestion.md §5.4), so browser and server events share one
+person and one session from the first page on, and ``capture_pageview: False`` because
+the server already records page views (both would count them: §6.3 "Double counting").
+
+Django: ``{% load posthog_web %}{% posthog_snippet %}``. Jinja2 (Starlette, FastAPI):
+``templates.env.globals["posthog_snippet"] = posthog_snippet``, then
+``{{ posthog_snippet(request) }}``. Anything else: ``posthog_snippet()`` inside a request.
+The result is marked safe for both template engines (``__html__``).
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from posthog_web.context import RequestHelper, current
+
+if TYPE_CHECKING:
+    from posthog_web.client import Client
+
+__all__ = [
+    "DEFAULT_POSTHOG_JS_SRC",
+    "PostHogJS",
+    "SafeHTML",
+    "posthog_snippet",
+    "render_snippet",
+    "script_json",
+]
+
+#: Where the snippet loads posthog-js from unless configured: a copy of
+#: ``posthog-js/dist/array.full.js`` (npm) that the app serves itself.
+DEFAULT_POSTHOG_JS_SRC = "/static/posthog-js/array.full.js"
+
+_SCRIPT_ESCAPES = {
+    ord("<"): "\\u003c",
+    ord(">"): "\\u003e",
+    ord("&"): "\\u0026",
+    0x2028: "\\u2028",
+    0x2029: "\\u2029",
+}
+
+# A queue that stands in for posthog-js until the script has loaded: posthog.init() and
+# the listed methods are recorded, and posthog-js replays them (its snippet protocol:
+# ``_i`` holds the init calls, the array the method calls).
+_LOADER = (
+    "!function(w,d,src){var p=w.posthog=w.posthog||[];if(p.__SV)return;p._i=[];"
+    "p.init=function(t,c,n){p._i.push([t,c,n])};"
+    '"capture identify alias register register_once unregister reset group '
+    "setPersonProperties opt_in_capturing opt_out_capturing startSessionRecording "
+    'stopSessionRecording".split(" ").forEach(function(m){p[m]=function(){'
+    "p.push([m].concat(Array.prototype.slice.call(arguments)))}});p.__SV=1;"
+    'var s=d.createElement("script");s.async=true;s.src=src;'
+    "(d.head||d.documentElement).appendChild(s)}(window,document,{src});"
+    "posthog.init({token},{options});"
+)
+
+
+class SafeHTML(str):
+    """Markup that Django and Jinja2 templates insert as is (it has ``__html__``)."""
+
+    __slots__ = ()
+
+    def __html__(self) -> str:
+        return self
+
+
+def script_json(value: Any) -> str:
+    """``value`` as JSON that is safe inside a ``<script>`` element.
+
+    ``<``, ``>`` and ``&`` become ``\\u003c``-style escapes (no ``</script>`` or
+    ``<!--`` can close or confuse the element), and so do U+2028 and U+2029, which
+    older JavaScript engines do not accept in string literals.
+    """
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    return text.translate(_SCRIPT_ESCAPES)
+
+
+@dataclass(frozen=True, slots=True)
+class PostHogJS:
+    """What a page needs to start posthog-js: the token, the script and the init options."""
+
+    token: str
+    script_src: str
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def with_bootstrap(self, bootstrap: dict[str, Any]) -> PostHogJS:
+        """A copy with ``bootstrap`` among the options (before the configured ones)."""
+        return PostHogJS(self.token, self.script_src, {"bootstrap": bootstrap, **self.options})
+
+
+def check_posthog_js_options(options: Any) -> None:
+    """Validate the ``posthog_js_*`` fields of a ``TrackerOptions``."""
+    if not isinstance(options.posthog_js_src, str) or not options.posthog_js_src.strip():
+        raise ValueError(f"posthog_js_src must be a non-empty URL, not {options.posthog_js_src!r}")
+    host = options.posthog_js_api_host
+    if host is not None and (not isinstance(host, str) or not host.startswith("http")):
+        raise ValueError(f"posthog_js_api_host must be an http(s) URL or None, not {host!r}")
+    extra = options.posthog_js_options
+    if extra is None:
+        return
+    if not isinstance(extra, Mapping) or not all(isinstance(k, str) for k in extra):
+        raise TypeError("posthog_js_options must be a dict with str keys, or None")
+    try:
+        script_json(dict(extra))
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"posthog_js_options must be JSON-compatible: {exc}") from None
+    object.__setattr__(options, "posthog_js_options", dict(extra))
+
+
+def posthog_js_config(options: Any, client: Client) -> PostHogJS | None:
+    """The per-app part of :class:`PostHogJS`, built once with the tracker."""
+    token = getattr(client, "api_key", None)
+    if not isinstance(token, str) or not token or getattr(client, "disabled", False):
+        return None  # a disabled client: the browser should not send either
+    init: dict[str, Any] = {
+        "api_host": options.posthog_js_api_host or client.host,
+        "capture_pageview": False,
+    }
+    init.update(options.posthog_js_options or {})
+    return PostHogJS(token, options.posthog_js_src, init)
+
+
+def render_snippet(config: PostHogJS, *, nonce: str | None = None) -> SafeHTML:
+    """The ``<script>`` element that loads posthog-js and calls ``posthog.init``."""
+    script = (
+        _LOADER.replace("{src}", script_json(config.script_src))
+        .replace("{token}", script_json(config.token))
+        .replace("{options}", script_json(config.options))
+    )
+    attribute = f' nonce="{html.escape(nonce, quote=True)}"' if nonce else ""
+    return SafeHTML(f"<script{attribute}>{script}</script>")
+
+
+def _helper(request: object) -> RequestHelper:
+    if request is None:
+        return current()
+    if isinstance(request, RequestHelper):
+        return request
+    helper = getattr(request, "posthog", None)  # Django: request.posthog
+    if isinstance(helper, RequestHelper):
+        return helper
+    scope = getattr(request, "scope", None)  # Starlette: the middleware's scope entry
+    if isinstance(scope, Mapping):
+        helper = scope.get("posthog_web")
+        if isinstance(helper, RequestHelper):
+            return helper
+    return current()
+
+
+def posthog_snippet(
+    request: object = None,
+    *,
+    script_src: str | None = None,
+    api_host: str | None = None,
+    capture_pageview: bool | None = None,
+    options: Mapping[str, Any] | None = None,
+    nonce: str | None = None,
+) -> SafeHTML:
+    """Render posthog-js's loader and ``posthog.init`` for the visitor of ``request``.
+
+    Args:
+        request: a Django ``HttpRequest``, a Starlette ``Request``, a request helper, or
+            None for the current request (:func:`posthog_web.current`).
+        script_src: where to load posthog-js from; default the tracker's
+            ``posthog_js_src``.
+        api_host: where posthog-js sends events; default ``posthog_js_api_host``, else
+            the client's host.
+        capture_pageview: let posthog-js record page views too (default False: the
+            server records them, and both would be counted).
+        options: more ``posthog.init`` options (JSON values), over the configured ones.
+        nonce: a Content-Security-Policy nonce for the ``<script>`` element.
+
+    Returns an empty string when nothing must be rendered: no tracked request, PostHog
+    disabled, or a visitor who opted out (posthog-js keeps its own opt-out).
+    """
+    config = _helper(request).posthog_js()
+    if config is None:
+        return SafeHTML("")
+    init = dict(config.options)
+    if api_host is not None:
+        init["api_host"] = api_host
+    if capture_pageview is not None:
+        init["capture_pageview"] = bool(capture_pageview)
+    if options:
+        init.update(options)
+    config = PostHogJS(config.token, script_src or config.script_src, init)
+    return render_snippet(config, nonce=nonce)

@@ -1,0 +1,142 @@
+"""scripts/demo.py, run as a person runs it: a subprocess with real servers, bounded in time."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import queue
+import re
+import signal
+import subprocess
+import sys
+import threading
+from collections import Counter
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+import requests
+
+ROOT = Path(__file__).parents[2]
+DEMO = ROOT / "scripts" / "demo.py"
+
+
+def run_demo(*args: str, env: dict[str, str] | None = None, timeout: float = 90) -> Any:
+    """Run the demo in its own process group; on timeout, kill the group (its servers too)."""
+    process = subprocess.Popen(
+        [sys.executable, str(DEMO), *args],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        out, err = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        out, err = process.communicate()
+        pytest.fail(f"the demo took over {timeout} s:\n{out}\n{err}")
+    return process.returncode, out, err
+
+
+def _load_demo() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("posthog_web_demo", DEMO)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.slow
+def test_the_demo_runs_every_journey_and_prints_the_timeline() -> None:
+    status, out, err = run_demo()
+    assert status == 0, out + err
+    assert "All 33 events arrived, attributed as expected" in out
+    for app in ("django", "starlette", "fastapi"):
+        assert f"  {app:<10} 11 events  ok" in out
+    # One person for the Django user (id "1"), one for "demo" on Starlette and FastAPI.
+    assert "person 1 (identified; email=demo@example.com" in out
+    assert "person 2 (identified; email=demo@example.com" in out
+    assert "/?utm_source=newsletter&utm_medium=email&utm_campaign=spring_sale" in out
+    timeline = Counter(re.findall(r"^    \d\d:\d\d:\d\d\.\d{3}  (\w+) +(\S+) ", out, re.M))
+    for app in ("django", "starlette", "fastapi"):
+        assert timeline[app, "$pageview"] == 7
+        for event in ("$create_alias", "$identify", "purchase_completed", "$screen"):
+            assert timeline[app, event] == 1
+    assert "no person: the new anonymous ids after log out" in out
+    assert "FAILED" not in err
+
+
+@pytest.mark.slow
+def test_a_server_that_cannot_start_fails_the_demo_cleanly(tmp_path: Path) -> None:
+    broken = tmp_path / "uvicorn"
+    broken.mkdir()
+    (broken / "__init__.py").write_text("")
+    (broken / "__main__.py").write_text("raise SystemExit('uvicorn is broken here')\n")
+    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
+    status, _, err = run_demo("--only", "fastapi", env=env, timeout=60)
+    assert status == 1
+    assert "demo FAILED: fastapi exited with status 1" in err
+    assert "uvicorn is broken here" in err  # the server's own output is shown
+
+
+@pytest.mark.slow
+def test_keep_running_leaves_the_servers_up_until_ctrl_c() -> None:
+    command = [sys.executable, str(DEMO), "--keep-running", "--only", "fastapi"]
+    options: dict[str, Any] = {"stderr": subprocess.STDOUT, "text": True}
+    with subprocess.Popen(
+        command, cwd=ROOT, stdout=subprocess.PIPE, start_new_session=True, **options
+    ) as process:
+        lines: queue.Queue[str] = queue.Queue()
+        reader = threading.Thread(target=lambda: [lines.put(line) for line in process.stdout or ()])
+        reader.start()
+        try:
+            while not lines.get(timeout=60).startswith("Still running"):
+                pass
+            urls = {}
+            while "fastapi" not in urls:
+                name, url = lines.get(timeout=10).split()[:2]
+                urls[name] = url.rstrip("/")
+            assert requests.get(urls["fastapi"] + "/pricing", timeout=10).status_code == 200
+            assert requests.get(urls["inbox"] + "/api/health", timeout=10).json() == {"ok": True}
+            process.send_signal(signal.SIGINT)  # Ctrl-C
+            assert process.wait(timeout=30) == 0
+            with pytest.raises(requests.ConnectionError):
+                requests.get(urls["fastapi"] + "/pricing", timeout=5)
+        finally:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+            reader.join(timeout=10)
+
+
+def test_missing_events_are_named() -> None:
+    demo = _load_demo()
+    app = demo.App("fastapi", "", "")
+    anonymous, user = "01a2-anon", "demo"
+
+    def event(name: str, distinct_id: str, **properties: Any) -> dict[str, Any]:
+        return {"event": name, "distinct_id": distinct_id, "properties": properties}
+
+    app.events = [
+        event("$pageview", anonymous, **{"$pathname": "/", "utm_source": "newsletter"}),
+        event("$create_alias", user, alias=anonymous),
+        event("$identify", user),
+        event("purchase_completed", user),
+    ]
+    journey = demo.examine(app)
+    assert journey.anonymous == anonymous
+    assert journey.user == user
+    assert journey.missing == [
+        "the anonymous $pageview of /pricing",
+        "$pageview of /dashboard by demo",
+        "the $screen 'Products' from the API call by demo",
+        "the $pageview of / by a new anonymous id after log out",
+    ]
+    app.events = []
+    assert demo.examine(app).missing == ["the landing $pageview with utm_source=newsletter"]
