@@ -59,6 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     mode = QUICK if args.quick else FULL
     parts = args.only or list(PARTS)
     started = time.perf_counter()
+    described = machine.describe()  # the load average before the run, not after it
     sections: list[str] = []
     requests: Any = None
     calls: Any = None
@@ -114,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
         f"## posthog-web benchmark, {dt.datetime.now().strftime('%Y-%m-%d %H:%M')}, "
         f"{'quick' if args.quick else 'full'} mode ({time.perf_counter() - started:.0f} s)\n\n"
         f"Command: `bench/run {shlex.join(argv if argv is not None else sys.argv[1:])}`\n\n"
-        f"{machine.describe()}\n\n"
+        f"{described}\n\n"
     )
     if requests is not None or calls is not None or delivery is not None:
         header += "### Targets (issue 9)\n\n" + targets.check(requests, calls, delivery) + "\n\n"

@@ -16,12 +16,15 @@ import random
 import subprocess
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 from bench.stats import fmt, median, ratio, table
 
 PROPERTIES = {"plan": "pro", "amount": 49.0, "currency": "EUR", "items": 3}
 LIBRARIES = ("posthog-web", "posthog-python")
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def deliver(library: str, url: str, n: int, flush_timeout: float = 300.0) -> dict[str, Any]:
@@ -99,6 +102,7 @@ def run_subprocess(library: str, url: str, n: int, timeout: float = 600.0) -> di
         text=True,
         timeout=timeout,
         check=True,
+        cwd=ROOT,
     )
     return json.loads(out.stdout.strip().splitlines()[-1])
 

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 from types import TracebackType
 
 from posthog_web.inbox import InboxServer
 
 _TIMEOUT = 60.0
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def main() -> int:
@@ -41,6 +43,7 @@ class InboxProcess:
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
+            cwd=ROOT,
         )
         assert self._proc.stdout is not None
         self.url = self._proc.stdout.readline().strip()

@@ -18,6 +18,7 @@ import socket
 import subprocess
 import sys
 import tracemalloc
+from pathlib import Path
 from typing import Any
 
 from bench.stats import median, table
@@ -25,6 +26,8 @@ from bench.stats import median, table
 LIBRARIES = ("posthog-web", "posthog-web-pageview", "posthog-python")
 QUEUE_CAP = 10_000  # both libraries' default max_queue_size
 PROPERTIES = {"plan": "pro", "amount": 49.0, "currency": "EUR", "items": 3}
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def rss_bytes() -> int:
@@ -143,6 +146,7 @@ def run_subprocess(library: str, multiple: int = 10, timeout: float = 180.0) -> 
         text=True,
         timeout=timeout,
         check=True,
+        cwd=ROOT,
     )
     return json.loads(out.stdout.strip().splitlines()[-1])
 

@@ -30,7 +30,7 @@ def latency(row: dict[str, Any]) -> str:
     if "rss_base_kib" in row:
         mib = [row[k] / 1024 for k in ("rss_base_kib", "rss_at_cap_kib", "rss_past_cap_kib")]
         return (
-            f"RSS {mib[0]:.1f} → {mib[1]:.1f} MiB at {row['max_queue_size']} queued → "
+            f"RSS {mib[0]:.1f} → {mib[1]:.1f} MiB after {row['max_queue_size']} requests → "
             f"{mib[2]:.1f} → {row['rss_end_kib'] / 1024:.1f} MiB after 2 x 2000 more; "
             f"{row['bytes_per_queued_event']} B per event while filling"
         )
@@ -97,6 +97,7 @@ def main(argv: list[str]) -> int:
             command,
             cwd=ROOT,
             env={**os.environ, "RELIABILITY_REPORT": str(path)},
+            stdout=sys.stderr,  # pytest's own output; the table alone goes to stdout
             check=False,
             timeout=900,
         )

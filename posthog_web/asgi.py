@@ -228,6 +228,7 @@ class _Exchange:
         "tracker",
         "trailers",
         "user_seen",
+        "verdict",
     )
 
     def __init__(
@@ -241,6 +242,7 @@ class _Exchange:
         self.ctx: RequestContext | None = None
         self.response: ResponseView | None = None
         self.user_seen: Any = None
+        self.verdict: bool | None = None
         self.body_seen = False
         self.trailers = False
         self.done = False
@@ -303,7 +305,9 @@ class _Exchange:
             self.trailers = bool(message.get("trailers", False))
             response = ResponseView(status=int(message["status"]), content_type=content_type)
             self.response = response
-            if ctx.page_requested or tracker.is_pageview(ctx.request, response):
+            verdict = None if ctx.page_requested else tracker.is_pageview(ctx.request, response)
+            self.verdict = verdict
+            if ctx.page_requested or verdict:
                 # Mint the anonymous id and the session now: their cookies can only go
                 # out with these headers.
                 tracker.distinct_id(ctx)
@@ -337,7 +341,11 @@ class _Exchange:
             return  # the response start failed in the guard: nothing is known
         with guarded("page view"):
             route, view, title = _route_view_title(self.scope, self.root_path)
-            self.tracker.finish(ctx, response, route=route, view=view, title=title)
+            # The rules already ran at the response start; only streaming can change them.
+            verdict = None if response.streaming else self.verdict
+            self.tracker.finish(
+                ctx, response, route=route, view=view, title=title, pageview=verdict
+            )
 
 
 class _Lifespan:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import hmac
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from posthog_web.events import is_uuid7, uuid7_at, uuid7_time_ms
 from posthog_web.identity import CookieSigner
@@ -31,6 +32,9 @@ _PURPOSE = b"session\x00"
 # Browser and server clocks differ; a cookie a little "in the future" is still current.
 _CLOCK_SKEW_MS = 60 * 1000
 _MAX_COOKIE_LENGTH = 128
+# Verified cookie values: a visitor sends the same one for up to a minute, and checking the
+# signature is most of the cost of a session on the request path.
+_CACHE_SIZE = 4096
 # An RFC 6265 cookie-name (an HTTP token).
 _COOKIE_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 
@@ -74,6 +78,7 @@ class SessionCookie:
         self.refresh = refresh
         #: The cookie's Max-Age: the browser forgets a session that went idle by itself.
         self.max_age = min(idle_timeout + refresh, MAX_SESSION_SECONDS)
+        self._verified = lru_cache(maxsize=_CACHE_SIZE)(self._verify)
 
     def dumps(self, session: ServerSession) -> str:
         """The signed cookie value for ``session``."""
@@ -85,6 +90,9 @@ class SessionCookie:
         # Non-ASCII can never be ours, and hmac.compare_digest refuses it (TypeError).
         if not raw or len(raw) > _MAX_COOKIE_LENGTH or not raw.isascii():
             return None
+        return self._verified(raw)
+
+    def _verify(self, raw: str) -> ServerSession | None:
         body, _, sig = raw.rpartition(".")
         if not hmac.compare_digest(sig, self._signer.sign(_PURPOSE, body)):
             return None

@@ -47,6 +47,7 @@ class RequestsTransport:
 
     def __init__(self) -> None:
         self._local = threading.local()
+        self._environment: dict[str, dict[str, Any]] = {}
 
     def _session(self) -> requests.Session:
         session: requests.Session | None = getattr(self._local, "session", None)
@@ -56,13 +57,29 @@ class RequestsTransport:
             adapter = requests.adapters.HTTPAdapter(max_retries=0, pool_maxsize=2)
             session.mount("http://", adapter)
             session.mount("https://", adapter)
+            # The environment (proxies, CA bundle) is read once per URL by _settings(), not
+            # on every request: that costs a scan of os.environ and two stat() calls.
+            session.trust_env = False
             self._local.session = session
         return session
+
+    def _settings(self, url: str) -> dict[str, Any]:
+        settings = self._environment.get(url)
+        if settings is None:
+            with requests.Session() as probe:
+                settings = dict(probe.merge_environment_settings(url, {}, None, None, None))
+            self._environment[url] = settings
+        return settings
 
     def send(self, url: str, body: bytes, headers: Mapping[str, str], timeout: float) -> Response:
         try:
             answer = self._session().post(
-                url, data=body, headers=dict(headers), timeout=timeout, allow_redirects=False
+                url,
+                data=body,
+                headers=dict(headers),
+                timeout=timeout,
+                allow_redirects=False,
+                **self._settings(url),
             )
         except requests.RequestException as exc:
             raise TransportError(f"{type(exc).__name__}: {exc}") from exc

@@ -32,6 +32,21 @@ logger = logging.getLogger(__name__)
 _UNTRACKED = NoopHelper("this request is not tracked (see the earlier posthog-web log lines)")
 
 
+_META_KEYS: dict[str, str] = {}
+
+
+def _meta_key(name: str) -> str:
+    """The ``request.META`` key of a header name (``user-agent`` -> ``HTTP_USER_AGENT``)."""
+    key = _META_KEYS.get(name)
+    if key is None:
+        key = name.upper().replace("-", "_")
+        if key not in ("CONTENT_TYPE", "CONTENT_LENGTH"):
+            key = "HTTP_" + key
+        if len(_META_KEYS) < 512:  # bounded: user code may look up any name
+            _META_KEYS[name] = key
+    return key
+
+
 class _MetaHeaders(Mapping[str, str]):
     """Lower-case header names over ``request.META``, looked up lazily (no copy per request)."""
 
@@ -41,13 +56,15 @@ class _MetaHeaders(Mapping[str, str]):
         self._meta = meta
 
     def __getitem__(self, name: str) -> str:
-        key = name.upper().replace("-", "_")
-        if key not in ("CONTENT_TYPE", "CONTENT_LENGTH"):
-            key = "HTTP_" + key
-        value = self._meta[key]
+        value = self._meta[_meta_key(name)]
         if not isinstance(value, str):
             raise KeyError(name)
         return value
+
+    def get(self, name: str, default: Any = None) -> Any:
+        # Most lookups are for headers a request does not have: no KeyError round trip.
+        value = self._meta.get(_meta_key(name))
+        return value if isinstance(value, str) else default
 
     def __iter__(self) -> Iterator[str]:
         for key in self._meta:

@@ -10,6 +10,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from posthog_web.events import is_unmergeable_distinct_id as is_illegal_distinct_id
+
 IDENTIFY = "$identify"
 CREATE_ALIAS = "$create_alias"
 MERGE_DANGEROUSLY = "$merge_dangerously"
@@ -20,33 +22,6 @@ _PERSON_EVENTS = frozenset({*_MERGE_SOURCE, GROUP_IDENTIFY})
 ALREADY_IDENTIFIED = "cannot_merge_already_identified"
 ILLEGAL_ID = "cannot_merge_with_illegal_distinct_id"
 PERSONLESS = "invalid_event_when_process_person_profile_is_false"
-
-_ILLEGAL_ANY_CASE = frozenset(
-    {
-        "anonymous",
-        "guest",
-        "distinctid",
-        "distinct_id",
-        "id",
-        "not_authenticated",
-        "email",
-        "undefined",
-        "true",
-        "false",
-    }
-)
-_ILLEGAL_EXACT = frozenset({"[object Object]", "NaN", "None", "none", "null", "0", "undefined"})
-
-
-def is_illegal_distinct_id(value: str) -> bool:
-    """True for ids PostHog refuses to merge (also their single- and double-quoted forms)."""
-    stripped = value.strip()
-    if not stripped or "\x00" in value or len(value) > 400:
-        return True
-    candidates = [stripped]
-    if len(stripped) >= 2 and stripped[0] == stripped[-1] and stripped[0] in "'\"":
-        candidates.append(stripped[1:-1])
-    return any(c.lower() in _ILLEGAL_ANY_CASE or c in _ILLEGAL_EXACT for c in candidates)
 
 
 @dataclass

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import logging
 import os
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -37,7 +39,7 @@ def make_client(inbox: InboxServer) -> Iterator[MakeClient]:
 
     yield make
     for client in clients:
-        client.shutdown(timeout=5)
+        client.shutdown(timeout=1)
 
 
 def _capture(client: Client, count: int, prefix: str = "e") -> None:
@@ -465,16 +467,58 @@ def test_shutdown_while_down_spools_and_the_next_process_resends(
         server.stop()
 
 
-def test_an_in_flight_batch_is_taken_over_at_shutdown(
+def test_an_in_flight_batch_and_the_queue_are_taken_over_at_shutdown(
     make_client: MakeClient, inbox: InboxServer, tmp_path: Path
 ) -> None:
-    client = make_client(spool_dir=tmp_path, timeout=2)
+    client = make_client(spool_dir=tmp_path, timeout=2, max_batch_size=2)
     inbox.faults.hang_next(1, seconds=2)
     _capture(client, 2)
     wait_for_requests(inbox, 1, timeout=10)
+    # The sender is stuck on the hung request: these stay queued.
+    _capture(client, 3, prefix="queued")
+    client.enqueue({"event": "raw", "distinct_id": "u1", "properties": {}})
     assert client.shutdown(timeout=0.5) is False
-    assert client.stats()["spooled"] == 2
-    assert sum(int(p.name.split("-")[-2]) for p in _spool_files(tmp_path)) == 2
+    assert client.stats()["spooled"] == 6
+    files = _spool_files(tmp_path)
+    assert [int(p.name.split("-")[-2]) for p in files] == [2, 2, 2]
+
+
+EXIT_WHILE_DOWN = """
+import os
+from posthog_web import Client
+client = Client("phc_test", host=os.environ["INBOX_URL"], spool_dir=os.environ["SPOOL"],
+                flush_interval=60, flush_at=1000, exit_flush_timeout=0.5, max_retries=50)
+for i in range(3):
+    client.capture(f"exit{i}", distinct_id="u1")
+"""
+
+
+@pytest.mark.slow
+def test_exit_while_down_spools_and_the_next_process_sends_it(
+    unused_port: int, tmp_path: Path
+) -> None:
+    env = {**os.environ, "INBOX_URL": f"http://127.0.0.1:{unused_port}", "SPOOL": str(tmp_path)}
+    result = subprocess.run(
+        [sys.executable, "-c", EXIT_WHILE_DOWN],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "to the spool" in result.stderr
+    assert "undelivered after" not in result.stderr
+    assert len(_spool_files(tmp_path)) == 1
+    server = InboxServer(port=unused_port).start()
+    later = _down(unused_port, tmp_path)
+    try:
+        later.capture("next", distinct_id="u1")
+        events = server.wait_for_events(4, timeout=30)
+        assert sorted(e["event"] for e in events) == ["exit0", "exit1", "exit2", "next"]
+    finally:
+        later.shutdown(timeout=5)
+        server.stop()
 
 
 def test_each_project_has_its_own_spool(unused_port: int, tmp_path: Path) -> None:
@@ -506,7 +550,7 @@ def test_spool_bound_drops_the_oldest_and_counts(
     assert stats["dropped_spool_full"] >= 2
     assert stats["dropped"] == stats["dropped_spool_full"]
     assert sum(p.stat().st_size for p in _spool_files(tmp_path)) <= 1500
-    assert "spool is over spool_max_bytes" in caplog.text
+    assert "the spool is over spool_max_bytes" in caplog.text
     client.shutdown(timeout=1)
 
 

@@ -11,12 +11,6 @@ import pytest
 from tests.reliability.harness import InboxProcess
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        if "tests/reliability/" in item.nodeid:
-            item.add_marker(pytest.mark.slow)
-
-
 @pytest.fixture
 def inbox_process(tmp_path: Path) -> Iterator[InboxProcess]:
     """``python -m posthog_web.inbox`` with a database file, started; stopped afterwards."""

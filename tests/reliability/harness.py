@@ -78,7 +78,11 @@ class InboxProcess:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-        _wait(self._healthy, 20, "the inbox did not start")
+        try:
+            _wait(self._healthy, 20, "the inbox did not start")
+        except BaseException:
+            self.stop()
+            raise
         return self
 
     def _healthy(self) -> bool:
@@ -223,7 +227,11 @@ class ServerProcess:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-        _wait(self._serving, 60, f"{self.kind.name} did not serve {self.url}")
+        try:
+            _wait(self._serving, 60, f"{self.kind.name} did not serve {self.url}")
+        except BaseException:
+            self.stop(signal.SIGKILL, 5)
+            raise
         return self
 
     def _serving(self) -> bool:

@@ -7,6 +7,7 @@ memory stays flat, and every event arrives once PostHog is back.
 
 from __future__ import annotations
 
+import sys
 import time
 from pathlib import Path
 
@@ -24,6 +25,11 @@ from tests.reliability.harness import (
     running,
     wait_for_all,
 )
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc"),
+]
 
 CAP = 2000
 WARM, FILL, PAST = 300, 1700, 2000  # PAST twice: the second must add nothing

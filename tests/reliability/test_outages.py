@@ -25,6 +25,8 @@ from tests.reliability.harness import (
     wait_for_all,
 )
 
+pytestmark = pytest.mark.slow
+
 
 def _sleep_until(moment: float) -> None:
     time.sleep(max(0.0, moment - time.monotonic()))

@@ -18,6 +18,8 @@ from tests.reliability.harness import (
     wait_for_all,
 )
 
+pytestmark = pytest.mark.slow
+
 REQUESTS = 300
 
 
