@@ -12,7 +12,7 @@ import asyncio
 import dataclasses
 import functools
 import logging
-from collections.abc import Awaitable, Callable, Mapping, MutableMapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping, MutableMapping
 from typing import Any
 
 from posthog_web import recording
@@ -50,6 +50,10 @@ class _SkippedHelper(NoopHelper):
 
 
 _SKIPPED = _SkippedHelper()
+# Stateless, so shared by every request.
+_GUARD_START = guarded("request start")
+_GUARD_RESPONSE = guarded("response start")
+_GUARD_PAGEVIEW = guarded("page view")
 
 
 class PostHogMiddleware:
@@ -220,9 +224,11 @@ class _Exchange:
         "body_seen",
         "ctx",
         "done",
+        "excluded",
         "middleware",
         "response",
         "root_path",
+        "ruled_out",
         "scope",
         "send",
         "tracker",
@@ -239,6 +245,7 @@ class _Exchange:
         self.scope = scope
         self.send = send
         self.root_path: str = scope.get("root_path", "")
+        self.ruled_out = self.excluded = False
         self.ctx: RequestContext | None = None
         self.response: ResponseView | None = None
         self.user_seen: Any = None
@@ -248,8 +255,11 @@ class _Exchange:
         self.done = False
 
     async def run(self, receive: Receive) -> None:
-        with guarded("request start"):
-            self.ctx = self.tracker.start(request_view(self.scope))
+        with _GUARD_START:
+            view = request_view(self.scope)
+            self.excluded = self.tracker.request_excluded(view)
+            self.ruled_out = self.tracker.rules_out(view, excluded=self.excluded)
+            self.ctx = self.tracker.start(view)
         if self.ctx is None:
             await _run_skipped(self.middleware.app, self.scope, receive, self.send)
             return
@@ -294,7 +304,7 @@ class _Exchange:
         tracker, ctx = self.tracker, self.ctx
         if ctx is None:  # pragma: no cover - run() never wraps send without a context
             return message
-        with guarded("response start"):
+        with _GUARD_RESPONSE:
             self._apply_user(ctx)
             headers = message.get("headers") or ()
             content_type = None
@@ -305,7 +315,12 @@ class _Exchange:
             self.trailers = bool(message.get("trailers", False))
             response = ResponseView(status=int(message["status"]), content_type=content_type)
             self.response = response
-            verdict = None if ctx.page_requested else tracker.is_pageview(ctx.request, response)
+            if ctx.page_requested:
+                verdict = None
+            elif self.ruled_out:
+                verdict = False
+            else:
+                verdict = tracker.is_pageview(ctx.request, response, excluded=self.excluded)
             self.verdict = verdict
             if ctx.page_requested or verdict:
                 # Mint the anonymous id and the session now: their cookies can only go
@@ -339,10 +354,13 @@ class _Exchange:
         ctx, response = self.ctx, self.response
         if ctx is None or response is None:
             return  # the response start failed in the guard: nothing is known
-        with guarded("page view"):
-            route, view, title = _route_view_title(self.scope, self.root_path)
+        with _GUARD_PAGEVIEW:
             # The rules already ran at the response start; only streaming can change them.
-            verdict = None if response.streaming else self.verdict
+            verdict = None if response.streaming and not self.ruled_out else self.verdict
+            if verdict is False and not ctx.page_requested:
+                self.tracker.finish(ctx, response, pageview=False)
+                return
+            route, view, title = _route_view_title(self.scope, self.root_path)
             self.tracker.finish(
                 ctx, response, route=route, view=view, title=title, pageview=verdict
             )
@@ -428,7 +446,7 @@ def request_view(scope: Scope) -> RequestView:
         path=scope.get("path") or "/",
         query_string=(scope.get("query_string") or b"").decode("latin-1"),
         headers=headers,
-        cookies=parse_cookie_header(headers.get("cookie", "")),
+        cookies=_Cookies(headers.get("cookie", "")),
         client_ip=str(client[0]) if client else None,
     )
 
@@ -440,6 +458,44 @@ def _server_host(scope: Scope) -> str:
     host, port = server[0], server[1]
     default = 443 if scope.get("scheme") in ("https", "wss") else 80
     return str(host) if port in (None, default) else f"{host}:{port}"
+
+
+class _Cookies(Mapping[str, str]):
+    """The request's cookies, parsed on first use; a name absent from the header is not."""
+
+    __slots__ = ("_header", "_parsed")
+
+    def __init__(self, header: str) -> None:
+        self._header = header
+        self._parsed: dict[str, str] | None = None
+
+    def _cookies(self) -> dict[str, str]:
+        parsed = self._parsed
+        if parsed is None:
+            parsed = self._parsed = parse_cookie_header(self._header)
+        return parsed
+
+    def get(self, name: str, default: Any = None) -> Any:
+        if self._parsed is None and name not in self._header:
+            return default
+        return self._cookies().get(name, default)
+
+    def __contains__(self, name: object) -> bool:
+        if self._parsed is None and isinstance(name, str) and name not in self._header:
+            return False
+        return name in self._cookies()
+
+    def __getitem__(self, name: str) -> str:
+        return self._cookies()[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._cookies())
+
+    def __len__(self) -> int:
+        return len(self._cookies())
+
+    def __repr__(self) -> str:
+        return repr(self._cookies())
 
 
 def parse_cookie_header(header: str) -> dict[str, str]:

@@ -68,6 +68,8 @@ class RequestContext:
     # Re-reads the framework's user when it can appear mid-request (an inner ASGI
     # auth middleware), so a client-sent id never stands in for a logged-in user.
     refresh_user: Callable[[], None] | None = None
+    # Tracker.resolve ran: the identity fields above hold the visitor, not placeholders.
+    resolved: bool = False
     helper: RequestHelper = field(init=False)
 
 

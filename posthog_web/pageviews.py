@@ -146,32 +146,54 @@ class PageviewRules:
         self._predicate = predicate
         self._bots = bots
 
-    def default_decision(self, request: RequestView, response: ResponseView) -> bool:
-        """The built-in rules, without the user predicate."""
-        if request.method != "GET" or not 200 <= response.status < 300 or response.streaming:
+    def default_decision(
+        self, request: RequestView, response: ResponseView, *, excluded: bool | None = None
+    ) -> bool:
+        """The built-in rules, without the user predicate.
+
+        ``excluded``: :meth:`request_excluded` of this request, when already known.
+        """
+        if not 200 <= response.status < 300 or response.streaming:
             return False
         content_type = (response.content_type or "").lstrip().lower()
         if not content_type.startswith(_HTML_TYPES):
             return False
+        return not (self.request_excluded(request) if excluded is None else excluded)
+
+    def rules_out(self, request: RequestView, *, excluded: bool | None = None) -> bool:
+        """True when the request alone says no page view, whatever the response will be.
+
+        False whenever a user predicate is set: it sees the response and may say yes.
+        """
+        if self._predicate is not None:
+            return False
+        return self.request_excluded(request) if excluded is None else excluded
+
+    def request_excluded(self, request: RequestView) -> bool:
+        """The rules that read the request alone: method, paths, partial loads, bots."""
+        if request.method != "GET":
+            return True
         path = request.path
-        if self._static and path.startswith(self._static):
-            return False
-        if self._exclude is not None and self._exclude.search(path):
-            return False
-        if self._include is not None and not self._include.search(path):
-            return False
+        if (
+            (self._static and path.startswith(self._static))
+            or (self._exclude is not None and self._exclude.search(path))
+            or (self._include is not None and not self._include.search(path))
+        ):
+            return True
         headers = request.headers
         if is_partial_page_request(headers) or is_prefetch(headers):
-            return False
-        return not (self._bots is not None and self._bots.is_bot(headers.get("user-agent") or ""))
+            return True
+        return self._bots is not None and self._bots.is_bot(headers.get("user-agent") or "")
 
-    def is_pageview(self, request: RequestView, response: ResponseView) -> bool:
+    def is_pageview(
+        self, request: RequestView, response: ResponseView, *, excluded: bool | None = None
+    ) -> bool:
         """Whether this response is a page view; the user predicate has the last word."""
         if self._predicate is not None:
             verdict = self._predicate(request, response)
             if verdict is not None:
                 return bool(verdict)
-        return self.default_decision(request, response)
+        return self.default_decision(request, response, excluded=excluded)
 
 
 def location_properties(request: RequestView) -> dict[str, Any]:

@@ -91,6 +91,8 @@ __all__ = ["Tracker", "TrackerOptions"]
 logger = logging.getLogger(__name__)
 
 ONE_YEAR = 365 * 24 * 3600
+# The identity of a context not resolved yet; never read before Tracker.resolve ran.
+_UNRESOLVED = AnonymousIdentity(None, SOURCE_NEW)
 _IDENTIFY_CACHE_SIZE = 10_000
 _WARNED_IDS_SIZE = 1_000
 
@@ -274,7 +276,21 @@ class Tracker:
     # --- the request lifecycle --------------------------------------------------------
 
     def start(self, request: RequestView) -> RequestContext:
-        """Resolve the visitor of ``request``: tracing header, posthog-js cookie, our cookie."""
+        """The context of ``request``; the visitor is resolved on first use (see ``resolve``)."""
+        ctx = RequestContext(request=request, anonymous=_UNRESOLVED, own_cookie=None)
+        ctx.helper = RequestHelper(self, ctx)
+        return ctx
+
+    def resolve(self, ctx: RequestContext) -> None:
+        """Resolve the visitor: tracing header, posthog-js cookie, our cookie, privacy.
+
+        Run once, by the first call that needs the visitor, so a request that records
+        nothing parses no cookie and verifies no signature.
+        """
+        if ctx.resolved:
+            return
+        ctx.resolved = True
+        request = ctx.request
         headers, cookies, options = request.headers, request.cookies, self.options
         privacy = self._privacy
         own = (
@@ -297,18 +313,13 @@ class Tracker:
         if session_id is None and posthog_js is not None:
             session_id = posthog_js.session_id
         anonymous = resolve_anonymous(header_id, posthog_js, own, self._signer)
-        ctx = RequestContext(
-            request=request,
-            anonymous=anonymous,
-            own_cookie=own,
-            session_id=session_id,
-            window_id=window_id,
-            anon_id=anonymous.anon_id,
-            client_ip=privacy.ip.resolve(request),
-            opted_out=privacy.consent.opted_out(request) or self._opted_out_in_browser(cookies),
-        )
-        ctx.helper = RequestHelper(self, ctx)
-        return ctx
+        ctx.anonymous = anonymous
+        ctx.own_cookie = own
+        ctx.session_id = session_id
+        ctx.window_id = window_id
+        ctx.anon_id = anonymous.anon_id
+        ctx.client_ip = privacy.ip.resolve(request)
+        ctx.opted_out = self._opted_out(request)
 
     def set_user(
         self,
@@ -370,12 +381,30 @@ class Tracker:
                 view=view,
             )
 
-    def is_pageview(self, request: RequestView, response: ResponseView) -> bool:
+    def request_excluded(self, request: RequestView) -> bool:
+        """The rules that read the request alone (method, path, headers, bot) say no."""
+        return self._rules.request_excluded(request)
+
+    def rules_out(self, request: RequestView, *, excluded: bool | None = None) -> bool:
+        """True when the request alone rules out a page view, whatever the response.
+
+        ``excluded``: :meth:`request_excluded` of this request, when already known.
+        """
+        return self._rules.rules_out(request, excluded=excluded)
+
+    def is_pageview(
+        self, request: RequestView, response: ResponseView, *, excluded: bool | None = None
+    ) -> bool:
         """The page view decision alone (the user predicate included)."""
-        return self._rules.is_pageview(request, response)
+        return self._rules.is_pageview(request, response, excluded=excluded)
 
     def response_cookies(self, ctx: RequestContext) -> list[SetCookie]:
         """The cookies to set on this response: a new or rotated anonymous id, a new link."""
+        if not ctx.resolved:
+            # Nothing was minted or rotated: only an opt-out has cookies to expire.
+            if self._opted_out(ctx.request):
+                return self._forget_cookies(ctx)
+            return []
         if ctx.opted_out:
             return self._forget_cookies(ctx)
         cookie, session = ctx.set_cookie, ctx.set_session
@@ -412,6 +441,8 @@ class Tracker:
         The server's session is read (or started) on first use; its cookie goes out with
         the response only when it is new or its last activity needs refreshing.
         """
+        if not ctx.resolved:
+            self.resolve(ctx)
         if ctx.session_id is None and not ctx.session_checked:
             ctx.session_checked = True
             if self._cookies:
@@ -425,6 +456,8 @@ class Tracker:
         None for an opted-out visitor: posthog-js then keeps its own opt-out.
         """
         config = self._posthog_js
+        if not ctx.resolved:
+            self.resolve(ctx)
         if ctx.opted_out or config is None:
             return None
         bootstrap: dict[str, Any] = {
@@ -440,6 +473,8 @@ class Tracker:
 
     def distinct_id(self, ctx: RequestContext) -> str:
         """The distinct id of this request's events (mints the anonymous id on first use)."""
+        if not ctx.resolved:
+            self.resolve(ctx)
         if ctx.user_id is None and ctx.refresh_user is not None:
             ctx.refresh_user()
         if ctx.user_id is not None:
@@ -457,6 +492,8 @@ class Tracker:
 
     def is_identified(self, ctx: RequestContext) -> bool:
         """Whether this request's events belong to an identified person."""
+        if not ctx.resolved:
+            self.resolve(ctx)
         if ctx.user_id is None and ctx.refresh_user is not None:
             ctx.refresh_user()
         return ctx.user_id is not None or ctx.anonymous.identified
@@ -465,6 +502,8 @@ class Tracker:
         self, ctx: RequestContext, distinct_id: str, properties: dict[str, Any] | None
     ) -> None:
         """Alias the anonymous id into ``distinct_id`` (with the guards), then identify."""
+        if not ctx.resolved:
+            self.resolve(ctx)
         anon_id = ctx.anon_id
         aliasable = (
             anon_id is not None
@@ -497,6 +536,8 @@ class Tracker:
 
     def logout(self, ctx: RequestContext) -> None:
         """Forget the user and rotate the anonymous id (posthog-js ``reset()``)."""
+        if not ctx.resolved:
+            self.resolve(ctx)
         cookie = plan_logout(ctx.set_cookie or ctx.own_cookie, ctx.anonymous, self._signer)
         ctx.user_id = None
         ctx.explicit_identity = True
@@ -631,6 +672,8 @@ class Tracker:
         uuid: str | None = None,
         top_level: dict[str, Any] | None = None,
     ) -> None:
+        if not ctx.resolved:  # pragma: no cover - every caller resolved it already
+            self.resolve(ctx)
         if ctx.opted_out:
             return
         if self._is_cookieless(ctx) and ctx.user_id is None:
@@ -681,12 +724,19 @@ class Tracker:
             if name in ctx.request.cookies
         ]
 
+    def _opted_out(self, request: RequestView) -> bool:
+        return self._privacy.consent.opted_out(request) or self._opted_out_in_browser(
+            request.cookies
+        )
+
     def _opted_out_in_browser(self, cookies: Mapping[str, str]) -> bool:
         # posthog.opt_out_capturing() in the browser: the server honours it too.
         name = self._opt_out_cookie
         return name is not None and is_opt_out(cookies.get(name))
 
     def _identify_if_changed(self, ctx: RequestContext, properties: dict[str, Any]) -> None:
+        if not ctx.resolved:
+            self.resolve(ctx)
         if ctx.opted_out:
             return
         distinct_id = ctx.user_id

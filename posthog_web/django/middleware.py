@@ -165,12 +165,25 @@ def _route_view_title(request: HttpRequest) -> tuple[str | None, str | None, str
 
 
 class _State:
-    __slots__ = ("config", "ctx", "tracker")
+    __slots__ = ("config", "ctx", "request", "tracker", "user_read")
 
-    def __init__(self, config: PostHogConfig, tracker: Tracker, ctx: RequestContext) -> None:
+    def __init__(
+        self, config: PostHogConfig, tracker: Tracker, ctx: RequestContext, request: HttpRequest
+    ) -> None:
         self.config = config
         self.tracker = tracker
         self.ctx = ctx
+        self.request = request
+        self.user_read = False
+
+    def read_user(self) -> None:
+        # Sync only: the tracker asks for the user when an event needs the distinct id,
+        # so a request that records nothing never evaluates request.user.
+        if self.user_read or self.ctx.explicit_identity:
+            return
+        self.user_read = True
+        with guarded("reading the user"):
+            PostHogMiddleware._set_user(self, _user_sync(self.request))
 
 
 class PostHogMiddleware:
@@ -207,10 +220,9 @@ class PostHogMiddleware:
         state = self._start(request)
         if state is None:
             return self.get_response(request)
+        state.ctx.refresh_user = state.read_user
         token = bind(state.ctx.helper)
         try:
-            with guarded("reading the user"):
-                self._set_user(state, _user_sync(request))
             response = self.get_response(request)
             assert isinstance(response, HttpResponseBase)
         finally:
@@ -249,7 +261,7 @@ class PostHogMiddleware:
                 return None  # a Host outside ALLOWED_HOSTS: not tracked
             ctx = tracker.start(view)
             request.posthog = ctx.helper  # type: ignore[attr-defined]
-            return _State(config, tracker, ctx)
+            return _State(config, tracker, ctx, request)
         return None
 
     @staticmethod

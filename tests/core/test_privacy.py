@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ipaddress
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -29,18 +28,6 @@ from posthog_web.web import RequestView, ResponseView
 
 HTML = ResponseView(200, "text/html")
 UA = "Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0"
-
-
-@pytest.fixture
-def recorder() -> RecorderTransport:
-    return RecorderTransport()
-
-
-@pytest.fixture
-def client(recorder: RecorderTransport) -> Iterator[Client]:
-    client = Client("phc_test", transport=recorder, flush_interval=0.05)
-    yield client
-    client.shutdown(timeout=5)
 
 
 def sent(client: Client, recorder: RecorderTransport) -> list[dict[str, Any]]:

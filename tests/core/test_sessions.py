@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote
 
@@ -126,18 +125,6 @@ def test_max_age_follows_the_idle_timeout() -> None:
 
 
 # --- in the tracker -------------------------------------------------------------------------
-
-
-@pytest.fixture
-def recorder() -> RecorderTransport:
-    return RecorderTransport()
-
-
-@pytest.fixture
-def client(recorder: RecorderTransport) -> Iterator[Client]:
-    client = Client("phc_test", transport=recorder, flush_interval=0.05)
-    yield client
-    client.shutdown(timeout=5)
 
 
 def sent(client: Client, recorder: RecorderTransport, event: str | None = None) -> list[Any]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -18,18 +17,6 @@ from posthog_web.transport import RecorderTransport
 from posthog_web.web import RequestView, ResponseView
 
 HTML = ResponseView(200, "text/html")
-
-
-@pytest.fixture
-def recorder() -> RecorderTransport:
-    return RecorderTransport()
-
-
-@pytest.fixture
-def client(recorder: RecorderTransport) -> Iterator[Client]:
-    client = Client("phc_test", transport=recorder, flush_interval=0.05)
-    yield client
-    client.shutdown(timeout=5)
 
 
 def sent(

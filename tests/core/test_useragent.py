@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -150,18 +149,6 @@ def test_page_view_properties_have_the_browser_fields() -> None:
     assert props["$search_engine"] == "google"
     assert props["$referring_domain"] == "www.google.com"
     assert props["utm_source"] == "newsletter"
-
-
-@pytest.fixture
-def recorder() -> RecorderTransport:
-    return RecorderTransport()
-
-
-@pytest.fixture
-def client(recorder: RecorderTransport) -> Iterator[Client]:
-    client = Client("phc_test", transport=recorder, flush_interval=0.05)
-    yield client
-    client.shutdown(timeout=5)
 
 
 def _sent(client: Client, recorder: RecorderTransport) -> list[dict[str, Any]]:
