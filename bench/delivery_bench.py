@@ -13,18 +13,14 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import subprocess
-import sys
 import time
-from pathlib import Path
 from typing import Any
 
 from bench.stats import fmt, median, ratio, table
+from bench.subprocess_run import run_module
 
 PROPERTIES = {"plan": "pro", "amount": 49.0, "currency": "EUR", "items": 3}
 LIBRARIES = ("posthog-web", "posthog-python")
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def deliver(library: str, url: str, n: int, flush_timeout: float = 300.0) -> dict[str, Any]:
@@ -86,25 +82,8 @@ def deliver(library: str, url: str, n: int, flush_timeout: float = 300.0) -> dic
 
 def run_subprocess(library: str, url: str, n: int, timeout: float = 600.0) -> dict[str, Any]:
     """:func:`deliver` in a fresh interpreter."""
-    out = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "bench.delivery_bench",
-            "--library",
-            library,
-            "--url",
-            url,
-            "--n",
-            str(n),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=True,
-        cwd=ROOT,
-    )
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    args = ["--library", library, "--url", url, "--n", str(n)]
+    return run_module("bench.delivery_bench", args, timeout)
 
 
 def measure_delivery(

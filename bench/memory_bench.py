@@ -15,19 +15,15 @@ import json
 import os
 import random
 import socket
-import subprocess
-import sys
 import tracemalloc
-from pathlib import Path
 from typing import Any
 
 from bench.stats import median, table
+from bench.subprocess_run import run_module
 
 LIBRARIES = ("posthog-web", "posthog-web-pageview", "posthog-python")
 QUEUE_CAP = 10_000  # both libraries' default max_queue_size
 PROPERTIES = {"plan": "pro", "amount": 49.0, "currency": "EUR", "items": 3}
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def rss_bytes() -> int:
@@ -132,23 +128,8 @@ def measure(library: str, multiple: int = 10, per_event_sample: int = 5_000) -> 
 
 def run_subprocess(library: str, multiple: int = 10, timeout: float = 180.0) -> dict[str, Any]:
     """:func:`measure` in a fresh interpreter."""
-    out = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "bench.memory_bench",
-            "--library",
-            library,
-            "--multiple",
-            str(multiple),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=True,
-        cwd=ROOT,
-    )
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    args = ["--library", library, "--multiple", str(multiple)]
+    return run_module("bench.memory_bench", args, timeout)
 
 
 def measure_memory(

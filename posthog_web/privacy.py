@@ -34,6 +34,7 @@ __all__ = [
     "anonymize_ip",
     "cap_text",
     "check_cookie_attributes",
+    "check_cookie_name",
     "check_privacy_options",
     "check_properties_size",
     "parse_address",
@@ -469,13 +470,17 @@ _COOKIE_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _COOKIE_DOMAIN = re.compile(r"\.?[0-9A-Za-z](?:[0-9A-Za-z.\-]*[0-9A-Za-z])?")
 
 
+def check_cookie_name(field: str, name: object) -> None:
+    """Refuse a cookie name (option ``field``) that is not an RFC 6265 token."""
+    if not isinstance(name, str) or not _COOKIE_NAME.fullmatch(name):
+        raise ValueError(
+            f"{field}={name!r} must be a cookie token (letters, digits and !#$%&'*+-.^_`|~ only)"
+        )
+
+
 def check_cookie_attributes(name: str, domain: str | None) -> None:
     """Refuse a cookie name or domain that could break or inject a ``Set-Cookie`` header."""
-    if not _COOKIE_NAME.fullmatch(name):
-        raise ValueError(
-            f"anonymous_cookie_name={name!r} must be a cookie token "
-            "(letters, digits and !#$%&'*+-.^_`|~ only)"
-        )
+    check_cookie_name("anonymous_cookie_name", name)
     if domain is not None and not _COOKIE_DOMAIN.fullmatch(domain):
         raise ValueError(f"cookie_domain={domain!r} must be a host name such as '.example.com'")
 

@@ -16,14 +16,13 @@ that a session may end up to ``refresh`` seconds before the idle timeout.
 from __future__ import annotations
 
 import hmac
-import re
 from dataclasses import dataclass
 from functools import lru_cache
 
 from posthog_web.events import is_uuid7, uuid7_at, uuid7_time_ms
 from posthog_web.identity import CookieSigner
 
-__all__ = ["MAX_SESSION_SECONDS", "ServerSession", "SessionCookie", "check_session_cookie_name"]
+__all__ = ["MAX_SESSION_SECONDS", "ServerSession", "SessionCookie"]
 
 #: posthog-js (and PostHog's sessions table) end a session 24 hours after it started.
 MAX_SESSION_SECONDS = 24 * 3600
@@ -35,17 +34,6 @@ _MAX_COOKIE_LENGTH = 128
 # Verified cookie values: a visitor sends the same one for up to a minute, and checking the
 # signature is most of the cost of a session on the request path.
 _CACHE_SIZE = 4096
-# An RFC 6265 cookie-name (an HTTP token).
-_COOKIE_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
-
-
-def check_session_cookie_name(name: object) -> None:
-    """Refuse a ``session_cookie_name`` that is not a cookie token."""
-    if not isinstance(name, str) or not _COOKIE_NAME.fullmatch(name):
-        raise ValueError(
-            f"session_cookie_name={name!r} must be a cookie token "
-            "(letters, digits and !#$%&'*+-.^_`|~ only)"
-        )
 
 
 @dataclass(slots=True, frozen=True)

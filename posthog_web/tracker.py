@@ -71,9 +71,10 @@ from posthog_web.privacy import (
     IPMode,
     PrivacyPolicy,
     add_ip,
+    check_cookie_name,
     check_privacy_options,
 )
-from posthog_web.sessions import SessionCookie, check_session_cookie_name
+from posthog_web.sessions import SessionCookie
 from posthog_web.snippet import (
     DEFAULT_POSTHOG_JS_SRC,
     PostHogJS,
@@ -221,7 +222,7 @@ class TrackerOptions:
             if not isinstance(getattr(self, name), bool):
                 raise TypeError(f"{name} must be True or False")
         check_privacy_options(self)
-        check_session_cookie_name(self.session_cookie_name)
+        check_cookie_name("session_cookie_name", self.session_cookie_name)
         check_posthog_js_options(self)
 
 
