@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import functools
 import logging
 from collections.abc import Awaitable, Callable, Iterator, Mapping, MutableMapping
 from typing import Any
@@ -263,8 +262,8 @@ class _Exchange:
         if self.ctx is None:
             await _run_skipped(self.middleware.app, self.scope, receive, self.send)
             return
-        self._apply_user(self.ctx)
-        self.ctx.refresh_user = functools.partial(self._apply_user, self.ctx)
+        self._refresh_user()
+        self.ctx.refresh_user = self._refresh_user
         helper = self.ctx.helper
         _attach(self.scope, helper)
         token = bind(helper)
@@ -273,13 +272,15 @@ class _Exchange:
         finally:
             unbind(token)
 
-    def _apply_user(self, ctx: RequestContext) -> None:
+    def _refresh_user(self) -> None:
         # scope["user"] may appear only after an inner AuthenticationMiddleware ran,
         # so it is read at the start, whenever the helper needs the visitor's id, and
         # when the response starts.
         user = self.scope.get("user")
         if user is None or user is self.user_seen:
             return
+        ctx = self.ctx
+        assert ctx is not None
         self.user_seen = user
         if ctx.explicit_identity:
             return  # login()/logout() in this request wins over the auth middleware
@@ -305,7 +306,7 @@ class _Exchange:
         if ctx is None:  # pragma: no cover - run() never wraps send without a context
             return message
         with _GUARD_RESPONSE:
-            self._apply_user(ctx)
+            self._refresh_user()
             headers = message.get("headers") or ()
             content_type = None
             for name, value in headers:
@@ -430,13 +431,12 @@ class _Lifespan:
 
 def request_view(scope: Scope) -> RequestView:
     """Build the framework-neutral view of an ASGI HTTP scope."""
-    headers: dict[str, str] = {}
-    for raw_name, raw_value in scope.get("headers") or ():
-        name = raw_name.decode("latin-1").lower()
-        value = raw_value.decode("latin-1")
-        if name in headers:
-            value = headers[name] + ("; " if name == "cookie" else ", ") + value
-        headers[name] = value
+    raw = scope.get("headers") or ()
+    if not isinstance(raw, list):
+        raw = list(raw)
+    headers = {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in raw}
+    if len(headers) != len(raw):
+        headers = _joined_headers(raw)
     host = headers.get("host") or _server_host(scope)
     client = scope.get("client")
     return RequestView(
@@ -449,6 +449,18 @@ def request_view(scope: Scope) -> RequestView:
         cookies=_Cookies(headers.get("cookie", "")),
         client_ip=str(client[0]) if client else None,
     )
+
+
+def _joined_headers(raw: list[Any]) -> dict[str, str]:
+    # A repeated header: its values joined as one (cookies with "; ", as browsers do).
+    headers: dict[str, str] = {}
+    for raw_name, raw_value in raw:
+        name = raw_name.decode("latin-1").lower()
+        value = raw_value.decode("latin-1")
+        if name in headers:
+            value = headers[name] + ("; " if name == "cookie" else ", ") + value
+        headers[name] = value
+    return headers
 
 
 def _server_host(scope: Scope) -> str:
@@ -476,8 +488,20 @@ class _Cookies(Mapping[str, str]):
         return parsed
 
     def get(self, name: str, default: Any = None) -> Any:
-        if self._parsed is None and name not in self._header:
-            return default
+        if self._parsed is None:
+            header = self._header
+            at = header.find(name)
+            if at < 0:
+                return default
+            if header.find(name, at + 1) < 0:
+                # The name occurs once: read its cookie in place, as the full parse would.
+                start = header.rfind(";", 0, at) + 1
+                end = header.find(";", at)
+                chunk = header[start:] if end < 0 else header[start:end]
+                key, sep, value = chunk.partition("=")
+                if not sep or key.strip() != name:
+                    return default
+                return _cookie_value(value)
         return self._cookies().get(name, default)
 
     def __contains__(self, name: object) -> bool:
@@ -508,11 +532,15 @@ def parse_cookie_header(header: str) -> dict[str, str]:
         name = name.strip()
         if not sep or not name:
             continue
-        value = value.strip()
-        if len(value) >= 2 and value[0] == value[-1] == '"':
-            value = value[1:-1]
-        cookies.setdefault(name, value)
+        cookies.setdefault(name, _cookie_value(value))
     return cookies
+
+
+def _cookie_value(value: str) -> str:
+    value = value.strip()
+    if len(value) >= 2 and value[0] == value[-1] == '"':
+        value = value[1:-1]
+    return value
 
 
 def _set_cookie_header(cookie: SetCookie) -> tuple[bytes, bytes]:
@@ -530,8 +558,28 @@ def _set_cookie_header(cookie: SetCookie) -> tuple[bytes, bytes]:
     return b"set-cookie", "; ".join(parts).encode("latin-1")
 
 
-def _route_view_title(scope: Scope, root_path: str) -> tuple[str | None, str | None, str | None]:
+_RouteInfo = tuple["str | None", "str | None", "str | None"]
+# (id(route), id(endpoint), root paths) -> (route, endpoint, info); the objects are kept
+# so that an id is never reused while its entry lives. Routes are few and long-lived.
+_route_infos: dict[tuple[int, int, str, str], tuple[object, object, _RouteInfo]] = {}
+_ROUTE_INFOS_SIZE = 1024
+
+
+def _route_view_title(scope: Scope, root_path: str) -> _RouteInfo:
     """The route template, endpoint name and route name the router left in the scope."""
+    route, endpoint = scope.get("route"), scope.get("endpoint")
+    key = (id(route), id(endpoint), scope.get("root_path", ""), root_path)
+    cached = _route_infos.get(key)
+    if cached is not None and cached[0] is route and cached[1] is endpoint:
+        return cached[2]
+    info = _describe_route(scope, root_path)
+    if len(_route_infos) >= _ROUTE_INFOS_SIZE:
+        _route_infos.clear()
+    _route_infos[key] = (route, endpoint, info)
+    return info
+
+
+def _describe_route(scope: Scope, root_path: str) -> _RouteInfo:
     route = scope.get("route")
     path = getattr(route, "path", None)
     template: str | None = None

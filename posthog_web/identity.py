@@ -96,7 +96,8 @@ def is_opt_out(value: str | None) -> bool:
     return value is not None and unquote(value).strip().lower() in _OPT_OUT_VALUES
 
 
-@dataclass(slots=True, frozen=True)
+# Built per request: not frozen, as a frozen dataclass's __init__ costs twice as much.
+@dataclass(slots=True)
 class PostHogCookie:
     """The parts of a posthog-js cookie the server uses."""
 
@@ -277,7 +278,7 @@ SOURCE_COOKIE = "cookie"
 SOURCE_NEW = "new"
 
 
-@dataclass(slots=True, frozen=True)
+@dataclass(slots=True)
 class AnonymousIdentity:
     """The browser's id for a visitor before any logged-in user is considered.
 

@@ -8,18 +8,30 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping, Sequence
+from functools import lru_cache
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, unquote_plus, urlsplit
 
 from posthog_web.bots import BotMatcher
 from posthog_web.events import PROP_CURRENT_URL, PROP_HOST, PROP_PATHNAME
-from posthog_web.useragent import language_properties, user_agent_properties
+from posthog_web.privacy import (
+    MAX_HEADER_VALUE_LENGTH,
+    MAX_URL_LENGTH,
+    URLMasker,
+    cap_text,
+)
+from posthog_web.useragent import (
+    language_properties,
+    parse_user_agent,
+    user_agent_properties,
+)
 from posthog_web.web import RequestView, ResponseView
 
 __all__ = [
     "BUILTIN_EXCLUDED_PATHS",
     "CAMPAIGN_PARAMS",
     "PageviewRules",
+    "RequestProperties",
     "is_partial_page_request",
     "location_properties",
     "pageview_properties",
@@ -66,6 +78,7 @@ _HTML_TYPES = ("text/html", "application/xhtml+xml")
 _MAX_USER_AGENT = 1000
 _MAX_REFERRER = 2000
 DIRECT = "$direct"
+_REFERRER_CACHE_SIZE = 4096
 
 
 def _truthy(value: str | None) -> bool:
@@ -250,14 +263,26 @@ def search_properties(headers: Mapping[str, str]) -> dict[str, str]:
 
 
 def campaign_properties(query_string: str) -> dict[str, str]:
-    """UTM parameters and ad click ids present in the query string."""
-    if not query_string:
-        return {}
+    """UTM parameters and ad click ids present in the query string.
+
+    The first non-empty value of each wins, decoded as ``parse_qsl`` decodes it.
+    """
     found: dict[str, str] = {}
-    for key, value in parse_qsl(query_string, keep_blank_values=False):
-        if key in CAMPAIGN_PARAMS and key not in found:
-            found[key] = value
+    if query_string:
+        add_campaign_properties(found, query_string)
     return found
+
+
+def add_campaign_properties(props: dict[str, Any], query_string: str) -> None:
+    """Set the campaign parameters of ``query_string`` on ``props`` (see above)."""
+    for part in query_string.split("&"):
+        name, sep, value = part.partition("=")
+        if not sep or not value:
+            continue  # parse_qsl skips blank values and bare names
+        if "%" in name or "+" in name:
+            name = unquote_plus(name)
+        if name in CAMPAIGN_PARAMS and name not in props:
+            props[name] = unquote_plus(value) if "%" in value or "+" in value else value
 
 
 def raw_user_agent(headers: Mapping[str, str]) -> str | None:
@@ -293,3 +318,83 @@ def pageview_properties(
     if view:
         props["view"] = view
     return props
+
+
+class RequestProperties:
+    """The request-derived properties of every event, masked and capped, compiled once.
+
+    One per tracker: it holds the tracker's URL masker, and caches what is derived from
+    the Referer header (referrers repeat: search engines, the site's own pages).
+    :func:`pageview_properties` gives the same properties unmasked.
+
+    Args:
+        masker: masks ``$current_url`` and ``$referrer``.
+    """
+
+    def __init__(self, masker: URLMasker) -> None:
+        self._mask = masker.mask
+        self._referrer = lru_cache(maxsize=_REFERRER_CACHE_SIZE)(self._referrer_fields)
+
+    def _referrer_fields(self, referer: str) -> Mapping[str, str]:
+        headers = {"referer": referer}
+        props = referrer_properties(headers)
+        props.update(search_properties(headers))
+        if props["$referrer"] != DIRECT:
+            props["$referrer"] = self._mask(props["$referrer"])
+            props["$referring_domain"] = cap_text(
+                props["$referring_domain"], MAX_HEADER_VALUE_LENGTH
+            )
+        return props
+
+    def location(self, request: RequestView) -> dict[str, Any]:
+        """``$current_url`` (masked), ``$host`` and ``$pathname`` (capped)."""
+        return {
+            PROP_CURRENT_URL: self._mask(request.url),
+            PROP_HOST: request.host[:MAX_HEADER_VALUE_LENGTH],
+            PROP_PATHNAME: request.path[:MAX_URL_LENGTH],
+        }
+
+    def context(self, request: RequestView) -> dict[str, Any]:
+        """What every event of a request carries: location, user agent and language."""
+        props = self.location(request)
+        self._add_client(props, request.headers)
+        return props
+
+    def pageview(
+        self,
+        request: RequestView,
+        *,
+        title: str | None = None,
+        route: str | None = None,
+        view: str | None = None,
+    ) -> dict[str, Any]:
+        """The request-derived properties of a ``$pageview``, masked and capped."""
+        props = self.location(request)
+        headers = request.headers
+        referer = headers.get("referer")
+        props.update(self._referrer(referer) if referer else _DIRECT_REFERRER)
+        self._add_client(props, headers)
+        if request.query_string:
+            add_campaign_properties(props, request.query_string)
+        if title:
+            props["title"] = title
+        if route:
+            props["route"] = route
+        if view:
+            props["view"] = view
+        return props
+
+    @staticmethod
+    def _add_client(props: dict[str, Any], headers: Mapping[str, str]) -> None:
+        ua = headers.get("user-agent")
+        if ua:
+            props["$raw_user_agent"] = (
+                ua if len(ua) <= _MAX_USER_AGENT else ua[: _MAX_USER_AGENT - 3] + "..."
+            )
+            props.update(parse_user_agent(ua))
+        language = language_properties(headers)
+        if language:
+            props.update(language)
+
+
+_DIRECT_REFERRER: Mapping[str, str] = {"$referrer": DIRECT, "$referring_domain": DIRECT}

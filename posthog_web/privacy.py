@@ -268,6 +268,7 @@ TRUST_ALL = "*"
 TRUST_UNIX = "unix"
 
 _Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+_PEER_CACHE_SIZE = 8192
 _Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
@@ -344,6 +345,8 @@ class ClientIPResolver:
         self._v6 = tuple(n for n in networks if n.version == 6)
         self._any_trust = bool(networks) or self._trust_all or self._trust_unix
         self.mode = mode
+        # Peers repeat, and formatting an address costs more than parsing it.
+        self._peer_ip = lru_cache(maxsize=_PEER_CACHE_SIZE)(self._peer_ip_uncached)
 
     def _trusted(self, address: _Address) -> bool:
         if self._trust_all:
@@ -384,12 +387,20 @@ class ClientIPResolver:
         """``$ip`` for ``request``: None when unknown or when the mode is ``"off"``."""
         if self.mode == "off":
             return None
-        address = self.client_address(request)
+        if not self._any_trust:
+            peer = request.client_ip
+            return self._peer_ip(peer) if peer else None
+        return self._format(self.client_address(request))
+
+    def _format(self, address: _Address | None) -> str | None:
         if address is None:
             return None
         if self.mode == "anonymize":
             return anonymize_ip(address)
         return str(address)
+
+    def _peer_ip_uncached(self, peer: str) -> str | None:
+        return self._format(parse_address(peer))
 
 
 def add_ip(properties: dict[str, Any], ip: str | None) -> None:

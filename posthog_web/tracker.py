@@ -58,13 +58,7 @@ from posthog_web.identity import (
     sanitize_header,
     usable_distinct_id,
 )
-from posthog_web.pageviews import (
-    CAMPAIGN_PARAMS,
-    PageviewRules,
-    location_properties,
-    pageview_properties,
-    raw_user_agent,
-)
+from posthog_web.pageviews import CAMPAIGN_PARAMS, PageviewRules, RequestProperties
 from posthog_web.privacy import (
     PROP_COOKIELESS_MODE,
     CookielessMode,
@@ -81,7 +75,6 @@ from posthog_web.snippet import (
     check_posthog_js_options,
     posthog_js_config,
 )
-from posthog_web.useragent import language_properties, user_agent_properties
 from posthog_web.web import RequestView, ResponseView, SetCookie
 
 if TYPE_CHECKING:
@@ -258,6 +251,7 @@ class Tracker:
             )
         self._signer = CookieSigner(options.cookie_secret)
         self._privacy = PrivacyPolicy(options, CAMPAIGN_PARAMS)
+        self._properties = RequestProperties(self._privacy.masker)
         self._cookies = options.cookieless_mode == "off"
         api_key = _project_api_key(client)
         self._posthog_js_cookie = (
@@ -564,7 +558,7 @@ class Tracker:
     ) -> None:
         """Send a custom event with the request context (arguments already checked)."""
         props = self._context_properties(ctx)
-        props.update(properties)
+        props.update(self._scrubbed(properties))
         self._enqueue(event, self.distinct_id(ctx), props, ctx, timestamp=timestamp)
 
     def page(self, ctx: RequestContext, name: str | None, properties: dict[str, Any]) -> None:
@@ -579,7 +573,7 @@ class Tracker:
     def screen(self, ctx: RequestContext, name: str, properties: dict[str, Any]) -> None:
         """Send a ``$screen`` event."""
         props = self._context_properties(ctx)
-        props.update(properties)
+        props.update(self._scrubbed(properties))
         props[PROP_SCREEN_NAME] = name
         self._enqueue(EVENT_SCREEN, self.distinct_id(ctx), props, ctx)
 
@@ -608,9 +602,10 @@ class Tracker:
         view: str | None = None,
     ) -> None:
         request = ctx.request
-        props = pageview_properties(request, title=title, route=route, view=view)
+        props = self._properties.pageview(request, title=title, route=route, view=view)
         self._add_request_identity(ctx, props)
-        props.update(properties)
+        if properties:
+            props.update(self._scrubbed(properties))
         event_id = uuid7()
         props[PROP_PAGEVIEW_ID] = event_id
         event = EVENT_PAGEVIEW
@@ -642,15 +637,16 @@ class Tracker:
         self._enqueue(EVENT_CREATE_ALIAS, distinct_id, props, ctx, personless=False)
 
     def _context_properties(self, ctx: RequestContext) -> dict[str, Any]:
-        request = ctx.request
-        props = location_properties(request)
-        headers = request.headers
-        ua = raw_user_agent(headers)
-        if ua is not None:
-            props["$raw_user_agent"] = ua
-            props.update(user_agent_properties(headers))
-        props.update(language_properties(headers))
+        props = self._properties.context(ctx.request)
         self._add_request_identity(ctx, props)
+        return props
+
+    def _scrubbed(self, properties: Mapping[str, Any]) -> dict[str, Any]:
+        # The request's own properties are built masked and capped; a caller's are
+        # masked here, so a URL passed in properties is masked like the request's.
+        props = dict(properties)
+        if props:
+            self._privacy.scrub(props)
         return props
 
     def _add_request_identity(self, ctx: RequestContext, props: dict[str, Any]) -> None:
@@ -685,7 +681,6 @@ class Tracker:
                 properties[PROP_COOKIELESS_MODE] = True
         elif personless is None:
             personless = self._personless_anonymous and not self.is_identified(ctx)
-        self._privacy.scrub(properties)
         # Last, as posthog-js does: a caller cannot turn a personless visitor personful.
         properties[PROP_PROCESS_PERSON_PROFILE] = not personless
         message = new_event(event, distinct_id, properties, timestamp=timestamp, uuid=uuid)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from hypothesis import given
+from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
 from posthog_web import Client
-from posthog_web.asgi import request_view
+from posthog_web.asgi import parse_cookie_header, request_view
 from posthog_web.inbox import InboxServer
 from tests.asgi.apps import starlette_app
 from tests.asgi.helpers import BROWSER, http_scope, pageviews, sent
@@ -44,3 +46,27 @@ def test_request_cookies_are_parsed_on_first_use() -> None:
     assert cookies.get("ab", "none") == "none"
     assert "ab" not in cookies
     assert 3 not in cookies
+
+
+_COOKIE_TEXT = st.text(alphabet=' ;="abx_', max_size=40)
+
+
+@given(header=_COOKIE_TEXT, name=st.sampled_from(["a", "ab", "x_b", "b"]))
+def test_reading_one_cookie_in_place_agrees_with_the_full_parse(header: str, name: str) -> None:
+    raw = [(b"host", b"x"), (b"cookie", header.encode())]
+    cookies = request_view(http_scope(headers=raw)).cookies
+    assert cookies.get(name, "absent") == parse_cookie_header(header).get(name, "absent")
+
+
+def test_repeated_headers_are_joined() -> None:
+    raw = [
+        (b"host", b"x"),
+        (b"cookie", b"a=1"),
+        (b"Cookie", b"b=2"),
+        (b"accept", b"x"),
+        (b"accept", b"y"),
+    ]
+    view = request_view(http_scope(headers=raw))
+    assert view.cookies.get("b") == "2"
+    assert view.headers["accept"] == "x, y"
+    assert view.headers["cookie"] == "a=1; b=2"
