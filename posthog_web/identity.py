@@ -121,6 +121,20 @@ def _unquote(raw: str) -> str:
     return unquote(raw)
 
 
+_JSON = json.JSONDecoder()
+
+
+def _load_json(text: str) -> object:
+    """``json.loads`` without its two whitespace scans when there is no whitespace."""
+    try:
+        data, end = _JSON.raw_decode(text)
+    except ValueError:
+        return json.loads(text)  # leading whitespace, or an error worth its message
+    if end != len(text) and text[end:].strip():
+        raise ValueError("extra data after the JSON value")
+    return data
+
+
 def parse_posthog_cookie(
     raw: str | None, *, now_ms: int, idle_timeout_ms: int
 ) -> PostHogCookie | None:
@@ -133,7 +147,7 @@ def parse_posthog_cookie(
     if not raw or len(raw) > _MAX_COOKIE_LENGTH:
         return None
     try:
-        data = json.loads(_unquote(raw))
+        data = _load_json(_unquote(raw))
     except (ValueError, RecursionError):  # a few thousand "[" exhaust the parser's stack
         return None
     if not isinstance(data, dict):

@@ -119,11 +119,31 @@ def _forget_anonymous(request: HttpRequest, user: Any) -> None:
     request.__dict__.pop("_acached_user", None)
 
 
+# The module of the lazy user that django.contrib.auth's AuthenticationMiddleware sets.
+_AUTH_MIDDLEWARE_MODULE = "django.contrib.auth.middleware"
+
+
+def _sessionless_auth_user(request: HttpRequest, user: SimpleLazyObject[Any]) -> bool:
+    """True for Django's own lazy user on a request that brought no session cookie.
+
+    That user comes from the session alone, so it is anonymous: not evaluating it saves
+    the authentication lookup on every first visit. A lazy user of any other origin
+    (a token or header middleware) is evaluated as usual.
+    """
+    setup = user.__dict__.get("_setupfunc")
+    if getattr(setup, "__module__", None) != _AUTH_MIDDLEWARE_MODULE:
+        return False
+    session = request.__dict__.get("session")
+    return session is not None and getattr(session, "session_key", "") is None
+
+
 def _user_sync(request: HttpRequest) -> Any:
     user = request.__dict__.get("user")
     if user is None:
         return None
     if isinstance(user, SimpleLazyObject) and user._wrapped is empty:
+        if _sessionless_auth_user(request, user):
+            return None
         with _session_untouched(request):
             authenticated = user.is_authenticated
         if not authenticated:

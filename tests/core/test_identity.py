@@ -14,6 +14,7 @@ from posthog_web.identity import (
     AnonymousCookie,
     AnonymousIdentity,
     CookieSigner,
+    _load_json,
     parse_posthog_cookie,
     plan_login,
     plan_logout,
@@ -225,3 +226,16 @@ def test_garbage_never_raises(raw: str) -> None:
 )
 def test_garbage_json_never_raises(value: object) -> None:
     parse(quote(json.dumps(value), safe=""))
+
+
+@pytest.mark.parametrize(
+    "text", ['{"a":1}', ' {"a":1}', '{"a":1}  ', '{"a":1} x', "[1]x", "", "  ", "nul"]
+)
+def test_cookie_json_is_read_like_json_loads(text: str) -> None:
+    try:
+        expected: object = json.loads(text)
+    except ValueError:
+        with pytest.raises(ValueError):
+            _load_json(text)
+    else:
+        assert _load_json(text) == expected
