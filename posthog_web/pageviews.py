@@ -99,9 +99,16 @@ def is_partial_page_request(headers: Mapping[str, str]) -> bool:
     return (headers.get("x-requested-with") or "").lower() == "xmlhttprequest"
 
 
+_PREFETCH_HEADERS = ("sec-purpose", "purpose", "x-purpose", "x-moz")
+# Every header the two checks above and below read.
+_FETCH_MODE_HEADERS = frozenset(
+    ("hx-request", "turbo-frame", "x-up-target", "x-requested-with", *_PREFETCH_HEADERS)
+)
+
+
 def is_prefetch(headers: Mapping[str, str]) -> bool:
     """True for speculative loads: ``Sec-Purpose: prefetch``/``prerender`` and ``Purpose``."""
-    for name in ("sec-purpose", "purpose", "x-purpose", "x-moz"):
+    for name in _PREFETCH_HEADERS:
         value = headers.get(name)
         if value is not None and ("prefetch" in value.lower() or "prerender" in value.lower()):
             return True
@@ -194,7 +201,10 @@ class PageviewRules:
         ):
             return True
         headers = request.headers
-        if is_partial_page_request(headers) or is_prefetch(headers):
+        # A plain dict of headers without any fetch-mode header skips both checks.
+        if not (isinstance(headers, dict) and _FETCH_MODE_HEADERS.isdisjoint(headers)) and (
+            is_partial_page_request(headers) or is_prefetch(headers)
+        ):
             return True
         return self._bots is not None and self._bots.is_bot(headers.get("user-agent") or "")
 

@@ -16,11 +16,20 @@ from posthog_web.identity import _unquote
 from posthog_web.inbox import InboxServer
 from posthog_web.transport import RequestsTransport
 
-_ESCAPY = st.text(alphabet=st.sampled_from(list('%0123456789abcdefABCDEFxz{}":\\ é€')))
+_ESCAPY = st.text(
+    alphabet=st.sampled_from(list('%0123456789abcdefABCDEFxz{}":\\ é€=\t\r\n\x00\x0b'))
+)
 
 
 @given(_ESCAPY)
 def test_unquote_matches_the_stdlib_on_any_text(text: str) -> None:
+    assert _unquote(text) == unquote(text)
+
+
+@pytest.mark.parametrize(
+    "text", ["%", "a%", "a% ", "%4", "%zz", "%3D", "a=%41", "%0A%", "%C3", "%E2%82%AC", "%%41"]
+)
+def test_unquote_matches_the_stdlib_on_stray_escapes(text: str) -> None:
     assert _unquote(text) == unquote(text)
 
 
