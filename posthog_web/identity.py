@@ -243,11 +243,14 @@ class CookieSigner:
     def __init__(self, secret: str | bytes | None) -> None:
         if isinstance(secret, str):
             secret = secret.encode("utf-8")
-        self._key = hashlib.sha256(b"posthog-web anonymous cookie\x00" + (secret or b"")).digest()
+        key = hashlib.sha256(b"posthog-web anonymous cookie\x00" + (secret or b"")).digest()
+        # Keyed once: copying it skips the key setup that hmac.new() repeats per call.
+        self._keyed = hmac.new(key, digestmod=hashlib.sha256)
 
     def _mac(self, purpose: bytes, value: str, length: int) -> str:
-        digest = hmac.new(self._key, purpose + value.encode("utf-8"), hashlib.sha256).digest()
-        return _b64(digest)[:length]
+        mac = self._keyed.copy()
+        mac.update(purpose + value.encode("utf-8"))
+        return _b64(mac.digest())[:length]
 
     def sign(self, purpose: bytes, value: str) -> str:
         """A signature of ``value`` for another of the package's cookies, named by ``purpose``."""

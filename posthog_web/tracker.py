@@ -302,9 +302,15 @@ class Tracker:
                 )
         header_id = session_id = window_id = None
         if options.capture_tracing_headers:
-            header_id = usable_distinct_id(sanitize_header(headers.get(HEADER_DISTINCT_ID)))
-            session_id = _uuid_header(headers.get(HEADER_SESSION_ID), is_uuid7)
-            window_id = _uuid_header(headers.get(HEADER_WINDOW_ID), is_uuid)
+            raw_id = headers.get(HEADER_DISTINCT_ID)
+            if raw_id is not None:
+                header_id = usable_distinct_id(sanitize_header(raw_id))
+            raw_session = headers.get(HEADER_SESSION_ID)
+            if raw_session is not None:
+                session_id = _uuid_header(raw_session, is_uuid7)
+            raw_window = headers.get(HEADER_WINDOW_ID)
+            if raw_window is not None:
+                window_id = _uuid_header(raw_window, is_uuid)
         if session_id is None and posthog_js is not None:
             session_id = posthog_js.session_id
         anonymous = resolve_anonymous(header_id, posthog_js, own, self._signer)
@@ -775,7 +781,7 @@ def _project_api_key(client: Client) -> str | None:
     return key if isinstance(key, str) else None
 
 
-def _uuid_header(value: str | None, check: Callable[[str], bool]) -> str | None:
+def _uuid_header(value: str, check: Callable[[str], bool]) -> str | None:
     cleaned = sanitize_header(value)
     return cleaned.lower() if cleaned is not None and check(cleaned) else None
 
