@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from bench import (
+    breakdown,
     client_bench,
     delivery_bench,
     machine,
@@ -55,6 +56,21 @@ def test_requests_every_variant_answers_and_posthog_web_records_only_pages(
     assert ("ph_capture" in variants) == HAS_POSTHOG
     assert "posthog-web" in requests_bench.report(results)
     assert "Django `page`" in targets.check(results, None, None)
+
+
+@pytest.mark.parametrize("framework", ["Starlette", "Django"])
+def test_breakdown_takes_each_part_away(framework: str, django_db_blocker: Any) -> None:
+    with django_db_blocker.unblock():
+        rows = breakdown.measure(framework, "page", rounds=1, n=5)
+    labels = [label for label, _ in rows]
+    assert labels[:4] == [
+        "bare app (CPU µs per request)",
+        "posthog-web overhead, sender included",
+        "of which the sender thread (JSON, gzip, POST)",
+        "of which the request thread",
+    ]
+    assert "- posthog-js cookie: percent-decoding, JSON, checks" in labels
+    assert ("- the request view: ASGI headers decoded" in labels) == (framework == "Starlette")
 
 
 def test_client_calls(inbox: InboxProcess) -> None:
