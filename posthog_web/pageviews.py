@@ -76,9 +76,11 @@ CAMPAIGN_PARAMS: frozenset[str] = frozenset(
 
 _HTML_TYPES = ("text/html", "application/xhtml+xml")
 _MAX_USER_AGENT = 1000
+_MAX_LANGUAGE = 500  # useragent.language_properties ignores longer Accept-Language values
 _MAX_REFERRER = 2000
 DIRECT = "$direct"
 _REFERRER_CACHE_SIZE = 4096
+_CLIENT_CACHE_SIZE = 4096
 
 
 def _truthy(value: str | None) -> bool:
@@ -344,6 +346,7 @@ class RequestProperties:
     def __init__(self, masker: URLMasker) -> None:
         self._mask = masker.mask
         self._referrer = lru_cache(maxsize=_REFERRER_CACHE_SIZE)(self._referrer_fields)
+        self._client = lru_cache(maxsize=_CLIENT_CACHE_SIZE)(self._client_fields)
 
     def _referrer_fields(self, referer: str) -> Mapping[str, str]:
         headers = {"referer": referer}
@@ -394,17 +397,29 @@ class RequestProperties:
             props["view"] = view
         return props
 
-    @staticmethod
-    def _add_client(props: dict[str, Any], headers: Mapping[str, str]) -> None:
+    def _add_client(self, props: dict[str, Any], headers: Mapping[str, str]) -> None:
         ua = headers.get("user-agent")
+        language = headers.get("accept-language")
+        if ua or language:
+            # Bounded keys: nothing past these lengths changes the result.
+            props.update(
+                self._client(
+                    ua[: _MAX_USER_AGENT + 1] if ua else None,
+                    language if language and len(language) <= _MAX_LANGUAGE else None,
+                )
+            )
+
+    @staticmethod
+    def _client_fields(ua: str | None, language: str | None) -> Mapping[str, Any]:
+        # Browsers send a handful of User-Agent and Accept-Language pairs: cached together.
+        props: dict[str, Any] = {}
         if ua:
             props["$raw_user_agent"] = (
                 ua if len(ua) <= _MAX_USER_AGENT else ua[: _MAX_USER_AGENT - 3] + "..."
             )
             props.update(parse_user_agent(ua))
-        language = language_properties(headers)
-        if language:
-            props.update(language)
+        props.update(language_properties({"accept-language": language} if language else {}))
+        return props
 
 
 _DIRECT_REFERRER: Mapping[str, str] = {"$referrer": DIRECT, "$referring_domain": DIRECT}

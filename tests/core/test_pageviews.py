@@ -9,6 +9,7 @@ import pytest
 from posthog_web.bots import BotMatcher
 from posthog_web.pageviews import (
     PageviewRules,
+    RequestProperties,
     campaign_properties,
     is_partial_page_request,
     is_prefetch,
@@ -16,6 +17,7 @@ from posthog_web.pageviews import (
     raw_user_agent,
     referrer_properties,
 )
+from posthog_web.privacy import URLMasker
 from posthog_web.web import RequestView, ResponseView
 
 HTML = ResponseView(200, "text/html; charset=utf-8")
@@ -151,3 +153,31 @@ def test_property_edge_cases() -> None:
     props = pageview_properties(request())
     assert "title" not in props
     assert "$raw_user_agent" not in props
+
+
+_CHROME = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/131.0.0.0 Safari/537.36"
+)
+
+
+@pytest.mark.parametrize(
+    ("ua", "language"),
+    [
+        (_CHROME, "en-GB,en;q=0.9"),
+        (_CHROME + " x" * 3000, "fr"),  # cut to 1000 characters
+        (_CHROME[:999] + "x", "de-DE"),
+        ("", "x" * 501),  # too long to be read
+        (_CHROME, ""),
+    ],
+)
+def test_compiled_properties_agree_with_the_plain_ones(ua: str, language: str) -> None:
+    headers = {
+        "user-agent": ua,
+        "accept-language": language,
+        "referer": "https://www.bing.com/?q=mugs",
+    }
+    view = RequestView("GET", "https", "shop.example.com", "/p", "utm_source=x&a=1", headers, {})
+    compiled = RequestProperties(URLMasker())
+    for _ in range(2):  # the second time from the caches
+        assert compiled.pageview(view, title="T") == pageview_properties(view, title="T")
