@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import os
+import time
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
@@ -61,7 +62,7 @@ class Client:
         host: str = DEFAULT_HOST,
         sync_mode: bool = False,
         disabled: bool = False,
-        flush_at: int = 100,
+        flush_at: int = 500,
         flush_interval: float = 0.5,
         max_queue_size: int = 10_000,
         max_batch_size: int = 1000,
@@ -269,20 +270,13 @@ class Client:
         top_level: dict[str, Any] | None = None,
     ) -> int | None:
         did = ev.validate_distinct_id(distinct_id)
+        recorder = recording.active
+        if event_uuid is None and recorder is None and not self.sync_mode:
+            self._queue(event, did, properties, timestamp, top_level)
+            return None
         stamp = ev.format_timestamp(timestamp)
         message = ev.new_event(event, did, properties, timestamp=stamp, uuid=event_uuid)
-        if top_level:
-            message.update(top_level)
-        try:
-            encoded = ev.encode_json(message)
-        except (TypeError, ValueError):
-            raise TypeError(_json_problem(properties, top_level)) from None
-        if len(encoded) > ev.MAX_EVENT_BYTES:
-            raise ValueError(
-                f"the {event!r} event is {len(encoded)} bytes once encoded; PostHog accepts "
-                f"at most {ev.MAX_EVENT_BYTES} (900 KiB): send fewer or smaller properties"
-            )
-        recorder = recording.active
+        encoded = _encode(message, properties, top_level, 0)
         if recorder is not None:
             recorder.add(encoded)
             return 200 if self.sync_mode else None
@@ -293,11 +287,51 @@ class Client:
         self._sender.put(encoded)
         return None
 
+    def _queue(
+        self,
+        event: str,
+        distinct_id: str,
+        properties: dict[str, Any],
+        timestamp: object,
+        top_level: dict[str, Any] | None,
+    ) -> None:
+        # Background mode: the sender thread adds the time of this call as the timestamp
+        # (unless one was given) and mints the UUIDv7 from it, once, before the first
+        # attempt; the caller pays only for validation and encoding.
+        stamp = None if timestamp is None else ev.format_timestamp(timestamp)
+        unix_ns = time.time_ns()
+        message = ev.new_partial_event(event, distinct_id, properties)
+        encoded = _encode(message, properties, top_level, ev.completion_bytes(stamp))
+        if not (self.disabled or self._blocked):
+            self._sender.put((encoded, unix_ns, stamp))
+
     def _post_now(self, encoded: bytes) -> int:
         attempt = self._sender.post([encoded])
         if attempt.status is None:
             raise DeliveryError(attempt.error or "PostHog could not be reached")
         return attempt.status
+
+
+def _encode(
+    message: dict[str, Any],
+    properties: dict[str, Any],
+    top_level: dict[str, Any] | None,
+    added: int,
+) -> bytes:
+    """Encode an event, raising with the field named; ``added``: bytes the sender adds."""
+    if top_level:
+        message.update(top_level)
+    try:
+        encoded = ev.encode_json(message)
+    except (TypeError, ValueError):
+        raise TypeError(_json_problem(properties, top_level)) from None
+    size = len(encoded) + added
+    if size > ev.MAX_EVENT_BYTES:
+        raise ValueError(
+            f"the {message['event']!r} event is {size} bytes once encoded; PostHog accepts "
+            f"at most {ev.MAX_EVENT_BYTES} (900 KiB): send fewer or smaller properties"
+        )
+    return encoded
 
 
 _FIELD_OF_TOP_LEVEL = {ev.PROP_SET: "properties", ev.PROP_SET_ONCE: "properties_once"}

@@ -25,7 +25,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from posthog_web.events import MAX_EVENT_BYTES, encode_json, now_iso
+from posthog_web.events import (
+    MAX_EVENT_BYTES,
+    complete_event,
+    complete_events,
+    encode_json,
+    now_iso,
+)
 from posthog_web.spool import Claim, Spool
 from posthog_web.transport import USER_AGENT, Transport, TransportError
 
@@ -42,8 +48,13 @@ SPOOL_SCAN_INTERVAL = 5.0
 #: At exit, how long to let the sender thread finish the batch it is assembling.
 EVACUATE_JOIN = 0.5
 DEFAULT_SPOOL_MAX_BYTES = 100 * 1024 * 1024
+#: Queued dicts are encoded this many at a time, by one encoder call (a run).
+RUN_LENGTH = 100
 
-Item = bytes | dict[str, Any]
+#: A queued event: complete and encoded, a dict (``Client.enqueue``, the integrations), or
+#: encoded without timestamp and uuid, with the time of the call in Unix nanoseconds and
+#: the timestamp given (``Client.capture()``; see ``events.complete_event``).
+Item = bytes | dict[str, Any] | tuple[bytes, int, str | None]
 DROP_REASONS = (
     "queue_full",
     "rejected",
@@ -68,13 +79,40 @@ class _FlushMarker:
 
 
 @dataclass(slots=True)
+class _Batch:
+    """Encoded events to post together.
+
+    ``parts`` are joined by commas into the body: each is one event, or, at an index in
+    ``runs``, the events encoded from those dicts by one call (see ``Sender._events``).
+    """
+
+    parts: list[bytes] = field(default_factory=list)
+    runs: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    count: int = 0
+    size: int = 0
+
+    @classmethod
+    def of(cls, events: list[bytes]) -> _Batch:
+        return cls(events, {}, len(events), sum(len(event) + 1 for event in events))
+
+    def add(self, part: bytes, run: list[dict[str, Any]] | None) -> None:
+        if run is None:
+            self.count += 1
+        else:
+            self.runs[len(self.parts)] = run
+            self.count += len(run)
+        self.parts.append(part)
+        self.size += len(part) + 1
+
+
+@dataclass(slots=True)
 class DeliveryOptions:
     """Delivery settings, validated by :class:`posthog_web.Client`."""
 
     api_key: str = field(repr=False)
     batch_url: str
     gzip: bool = True
-    flush_at: int = 100
+    flush_at: int = 500
     flush_interval: float = 0.5
     max_queue_size: int = 10_000
     max_batch_size: int = 1000
@@ -128,7 +166,7 @@ class Sender:
         self._failed_batches = 0
         self._last_drop_warning = 0.0
         # The batch being posted; at exit, whoever takes it out of here spools it.
-        self._inflight: list[bytes] | None = None
+        self._inflight: _Batch | None = None
         self._evacuating = False
         self._spool: Spool | None = None
         self._spool_opened = False
@@ -219,7 +257,7 @@ class Sender:
     def _exit_flush(self) -> None:
         if self._thread is None or self._stopping:
             return
-        left = self.pending() + len(self._inflight or ())
+        left = self.pending() + (self._inflight.count if self._inflight else 0)
         if not left:
             return
         spooled_before = self.counts["spooled"]
@@ -259,7 +297,7 @@ class Sender:
             # Let it finish spooling a batch it was assembling or writing.
             thread.join(EVACUATE_JOIN)
         if inflight:
-            self._spool_batch(inflight, "shutdown")
+            self._spool_batch(self._events(inflight), "shutdown")
         items: list[bytes] = []
         while True:
             try:
@@ -332,40 +370,100 @@ class Sender:
 
     def _drain_once(self) -> bool:
         """Send one batch; True when a limit cut it short and more should go at once."""
-        queue = self._queue
-        batch: list[bytes] = []
-        size = 0
-        marker: _FlushMarker | None = None
-        limited = False
-        while queue:
-            if len(batch) >= self.options.max_batch_size:
-                limited = True
-                break
-            item = queue.popleft()
-            if isinstance(item, _FlushMarker):
-                marker = item
-                break
-            self._dequeued += 1
-            encoded = self._encode(item)
-            if encoded is None:
-                continue
-            if size + len(encoded) > MAX_BATCH_BYTES and batch:
-                queue.appendleft(encoded)
-                self._dequeued -= 1
-                limited = True
-                break
-            batch.append(encoded)
-            size += len(encoded) + 1
-        if batch and not self._deliver(batch):
+        items, marker = self._take()
+        batch, rest = self._assemble(items)
+        if rest:
+            # Cut short by the 5 MiB limit: the rest goes first next time, and a flush
+            # marker after it, so that flush() waits for it.
+            self._dequeued -= len(rest)
+            if marker is not None:
+                rest.append(marker)
+                marker = None
+            self._queue.extendleft(reversed(rest))
+        if batch.count and not self._deliver(batch):
             self._failed_batches += 1
         if marker is not None:
             marker.ok = self._failed_batches == marker.failures_before
             marker.done.set()
-        return limited or marker is not None
+        full = len(items) >= self.options.max_batch_size and bool(self._queue)
+        return full or bool(rest) or marker is not None
+
+    def _take(self) -> tuple[list[Item], _FlushMarker | None]:
+        """Up to max_batch_size events from the queue, and the flush marker that ended them."""
+        queue = self._queue
+        limit = self.options.max_batch_size
+        items: list[Item] = []
+        marker: _FlushMarker | None = None
+        while queue and len(items) < limit:
+            item = queue.popleft()
+            if isinstance(item, _FlushMarker):
+                marker = item
+                break
+            items.append(item)
+        self._dequeued += len(items)
+        return items, marker
+
+    def _assemble(self, items: list[Item]) -> tuple[_Batch, list[Item | _FlushMarker]]:
+        """Encode ``items`` into a batch; returns it and the events that would take it
+        over 5 MiB (to go back to the queue)."""
+        batch = _Batch()
+        start = 0
+        while start < len(items):
+            end = _group_end(items, start)
+            parts = self._encode_group(items[start:end])
+            for index, (part, run) in enumerate(parts):
+                if batch.parts and batch.size + len(part) > MAX_BATCH_BYTES:
+                    rest: list[Item | _FlushMarker] = []
+                    for left, left_run in parts[index:]:
+                        rest.extend([left] if left_run is None else left_run)
+                    rest.extend(items[end:])
+                    return batch, rest
+                batch.add(part, run)
+            start = end
+        return batch, []
+
+    def _encode_group(self, group: list[Item]) -> list[tuple[bytes, list[dict[str, Any]] | None]]:
+        """Encode one item, or a run of dicts by one encoder call (about 0.8 µs less per
+        event than a call each; a run that fails or is over 900 KiB is encoded one by one),
+        or complete a run of events from ``capture()``."""
+        if isinstance(group[0], tuple):
+            partials = [item for item in group if isinstance(item, tuple)]
+            return [(event, None) for event in complete_events(partials)]
+        if len(group) > 1:
+            run = [item for item in group if isinstance(item, dict)]
+            try:
+                encoded = encode_json(run)
+            except (TypeError, ValueError):
+                pass  # find and drop the culprit below
+            else:
+                if len(encoded) - 2 <= MAX_EVENT_BYTES:
+                    return [(encoded[1:-1], run)]
+        parts: list[tuple[bytes, list[dict[str, Any]] | None]] = []
+        for item in group:
+            encoded_item = self._encode(item)
+            if encoded_item is not None:
+                parts.append((encoded_item, None))
+        return parts
+
+    def _events(self, batch: _Batch) -> list[bytes]:
+        """One encoded event each (for the spool and 413 splits): runs encoded again, one
+        dict per call, which gives the very same bytes."""
+        if not batch.runs:
+            return batch.parts
+        events: list[bytes] = []
+        for index, part in enumerate(batch.parts):
+            run = batch.runs.get(index)
+            if run is None:
+                events.append(part)
+            else:
+                events.extend(encode_json(item) for item in run)
+        return events
 
     def _encode(self, item: Item) -> bytes | None:
         if isinstance(item, bytes):
             return item
+        if isinstance(item, tuple):
+            return complete_event(*item)
         try:
             encoded = encode_json(item)
         except (TypeError, ValueError) as exc:
@@ -382,19 +480,19 @@ class Sender:
         with self._lock:
             self.counts[key] += amount
 
-    def _deliver(self, batch: list[bytes]) -> bool:
+    def _deliver(self, batch: _Batch) -> bool:
         if self._offline and self._spool is not None:
-            self._spool_or_drop(batch, "retries", None)
+            self._spool_or_drop(self._events(batch), "retries", None)
             return False
         with self._lock:
             evacuating = self._evacuating
             if not evacuating:
                 self._inflight = batch
         if evacuating:
-            self._spool_or_drop(batch, "shutdown", None)
+            self._spool_or_drop(self._events(batch), "shutdown", None)
             return False
         try:
-            attempt = self.post(batch, in_sender=True)
+            attempt = self.post(batch.parts, in_sender=True, events=batch.count)
         finally:
             with self._lock:
                 mine = self._inflight is batch
@@ -405,14 +503,14 @@ class Sender:
         if not mine:
             return False  # taken over by _evacuate(), which spooled it
         if attempt.status == 413:
-            return self._split(batch)
+            return self._split(self._events(batch))
         if attempt.status is not None and not _retryable(attempt.status):
-            self._drop(batch, "rejected", attempt)
+            self._drop(batch.count, "rejected", attempt)
             return False
         if not attempt.gave_up_at_deadline and self._spool is not None:
             self._go_offline(attempt)
         self._spool_or_drop(
-            batch, "shutdown" if attempt.gave_up_at_deadline else "retries", attempt
+            self._events(batch), "shutdown" if attempt.gave_up_at_deadline else "retries", attempt
         )
         return False
 
@@ -422,21 +520,21 @@ class Sender:
             logger.error("posthog-web dropped one event PostHog refused as too large (413)")
             return False
         middle = len(batch) // 2
-        first = self._deliver(batch[:middle])
-        second = self._deliver(batch[middle:])
+        first = self._deliver(_Batch.of(batch[:middle]))
+        second = self._deliver(_Batch.of(batch[middle:]))
         return first and second
 
-    def _drop(self, batch: list[bytes], reason: str, attempt: _Attempt | None) -> None:
-        self._count(f"dropped_{reason}", len(batch))
+    def _drop(self, count: int, reason: str, attempt: _Attempt | None) -> None:
+        self._count(f"dropped_{reason}", count)
         why = "the spool could not take them"
         if attempt is not None:
             why = attempt.error or f"PostHog answered {attempt.status}"
-        logger.error("posthog-web dropped %d event(s): %s", len(batch), why)
+        logger.error("posthog-web dropped %d event(s): %s", count, why)
 
     def _spool_or_drop(self, batch: list[bytes], reason: str, attempt: _Attempt | None) -> None:
         """Spool a batch that cannot be delivered now; drop it (``reason``) without a spool."""
         if self._spool_batch(batch, reason) == 0:
-            self._drop(batch, reason, attempt)
+            self._drop(len(batch), reason, attempt)
 
     # The spool -------------------------------------------------------------------
 
@@ -553,12 +651,12 @@ class Sender:
             middle = len(events) // 2
             for half in (events[:middle], events[middle:]):
                 if not self._spool_batch(half, "split", count=False):
-                    self._drop(half, "retries", attempt)
+                    self._drop(len(half), "retries", attempt)
             claim.done()
             return True
         if status is not None and (status == 413 or not _retryable(status)):
             claim.done()
-            self._drop(events, "rejected", attempt)
+            self._drop(len(events), "rejected", attempt)
             return True
         claim.release()
         self._offline = True
@@ -574,14 +672,21 @@ class Sender:
     # Shared by the sender thread and sync mode ----------------------------------
 
     def post(
-        self, batch: list[bytes], *, in_sender: bool = False, max_retries: int | None = None
+        self,
+        batch: list[bytes],
+        *,
+        in_sender: bool = False,
+        max_retries: int | None = None,
+        events: int | None = None,
     ) -> _Attempt:
         """POST ``batch`` with retries; returns the last status, or None with the error.
 
+        ``events`` is how many events the parts of ``batch`` hold (default: one each).
         In the sender thread, retries stop at the shutdown/exit deadline; in sync mode
         (the caller's thread) the retry budget alone bounds them.
         """
         opts = self.options
+        count = len(batch) if events is None else events
         budget = opts.max_retries if max_retries is None else max_retries
         retries = 0
         while True:
@@ -600,7 +705,7 @@ class Sender:
             else:
                 status = response.status
                 if 200 <= status < 300:
-                    self._count("sent", len(batch))
+                    self._count("sent", count)
                     return _Attempt(status)
                 if not _retryable(status):
                     why = _REFUSAL_REASONS.get(status, "")
@@ -618,8 +723,8 @@ class Sender:
             if deadline is not None and time.monotonic() + delay > deadline:
                 return _Attempt(status, f"{error}; gave up at the shutdown deadline", True)
             retries += 1
-            self._count("retried", len(batch))
-            logger.info("posthog-web retrying %d event(s) in %.2f s: %s", len(batch), delay, error)
+            self._count("retried", count)
+            logger.info("posthog-web retrying %d event(s) in %.2f s: %s", count, delay, error)
             if in_sender:
                 if self._interrupt.wait(delay):
                     self._interrupt.clear()
@@ -668,6 +773,19 @@ def _namespace(options: DeliveryOptions) -> str:
     # other's events.
     digest = hashlib.sha256(f"{options.api_key}\n{options.batch_url}".encode()).hexdigest()
     return f"project-{digest[:16]}"
+
+
+def _group_end(items: list[Item], start: int) -> int:
+    """End of the group starting at ``start``: one item, or up to RUN_LENGTH dicts, or
+    up to RUN_LENGTH events from ``capture()`` (tuples)."""
+    first = items[start]
+    kind = dict if isinstance(first, dict) else tuple if isinstance(first, tuple) else None
+    end = start + 1
+    if kind is not None:
+        limit = min(len(items), start + RUN_LENGTH)
+        while end < limit and isinstance(items[end], kind):
+            end += 1
+    return end
 
 
 def _chunks(items: list[bytes], size: int) -> list[list[bytes]]:
