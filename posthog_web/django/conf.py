@@ -46,7 +46,7 @@ DEFAULTS: dict[str, Any] = {
     "CLIENT": None,  # a posthog_web.Client (or a dotted path to one) replacing API_KEY/HOST
     "DISABLED": False,
     "SYNC_MODE": False,
-    "FLUSH_AT": 100,
+    "FLUSH_AT": 500,
     "FLUSH_INTERVAL": 0.5,
     "MAX_QUEUE_SIZE": 10_000,
     "GZIP": True,
