@@ -23,7 +23,7 @@ from posthog_web._guard import guarded
 from posthog_web.context import NoopHelper, RequestContext, bind, unbind
 from posthog_web.django.conf import PostHogConfig, get_config
 from posthog_web.tracker import Tracker
-from posthog_web.web import RequestView, ResponseView
+from posthog_web.web import RequestView, ResponseView, SetCookie
 
 __all__ = ["PostHogMiddleware"]
 
@@ -315,15 +315,35 @@ class PostHogMiddleware:
                 pageview=verdict,
             )
             for cookie in tracker.response_cookies(ctx):
-                if cookie.name in response.cookies:
-                    continue  # the view set it itself
-                response.set_cookie(
-                    cookie.name,
-                    cookie.value,
-                    max_age=cookie.max_age,
-                    path=cookie.path,
-                    domain=cookie.domain,
-                    secure=cookie.secure,
-                    httponly=cookie.httponly,
-                    samesite=cookie.samesite,  # type: ignore[arg-type]
-                )
+                if cookie.name not in response.cookies:  # else the view set it itself
+                    _set_cookie(response, cookie)
+
+
+def _set_cookie(response: HttpResponseBase, cookie: SetCookie) -> None:
+    if cookie.max_age <= 0:
+        response.set_cookie(
+            cookie.name,
+            cookie.value,
+            max_age=0,
+            path=cookie.path,
+            domain=cookie.domain,
+            secure=cookie.secure,
+            httponly=cookie.httponly,
+            samesite=cookie.samesite,  # type: ignore[arg-type]
+        )
+        return
+    # The morsel directly: set_cookie() would add an Expires date next to Max-Age,
+    # formatting a date per cookie (a third of its cost); browsers use Max-Age, and the
+    # ASGI middleware sends the same attributes.
+    response.cookies[cookie.name] = cookie.value
+    morsel = response.cookies[cookie.name]
+    morsel["max-age"] = cookie.max_age
+    morsel["path"] = cookie.path
+    if cookie.domain:
+        morsel["domain"] = cookie.domain
+    if cookie.secure:
+        morsel["secure"] = True
+    if cookie.httponly:
+        morsel["httponly"] = True
+    if cookie.samesite:
+        morsel["samesite"] = cookie.samesite

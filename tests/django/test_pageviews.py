@@ -51,6 +51,20 @@ def test_cookie_attributes(posthog: Harness, client: Client) -> None:
     assert COOKIE not in secure  # the first cookie is reused
     fresh = Client().get("/", secure=True).cookies[COOKIE]
     assert fresh["secure"] is True
+    # Max-Age alone, as the ASGI middleware sends it (no Expires date).
+    assert "expires" not in fresh.output().lower()
+
+
+def test_cookie_domain_and_the_opt_out_expiry(posthog: Harness, client: Client) -> None:
+    posthog.configure(COOKIE_DOMAIN=".example.com")
+    cookie = client.get("/").cookies[COOKIE]
+    assert cookie["domain"] == ".example.com"
+    # posthog-js's opt-out cookie: ours is expired at once, with Max-Age=0.
+    client.cookies["__ph_opt_in_out_phc_test"] = "0"
+    expired = client.get("/").cookies[COOKIE]
+    assert expired.value == ""
+    assert expired["max-age"] == 0
+    assert expired["domain"] == ".example.com"
 
 
 def test_anonymous_visitor_gets_no_vary_cookie_and_no_session(
