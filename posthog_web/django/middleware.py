@@ -15,6 +15,8 @@ from typing import Any
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.apps import apps
 from django.core.exceptions import DisallowedHost
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 from django.http import HttpRequest
 from django.http.response import HttpResponseBase
 from django.utils.functional import SimpleLazyObject, empty
@@ -77,13 +79,65 @@ class _MetaHeaders(Mapping[str, str]):
         return sum(1 for _ in self)
 
 
+# Validated hosts by the request values get_host() reads: validating against
+# ALLOWED_HOSTS costs more than the rest of the request view.
+_hosts: dict[tuple[object, ...], str | DisallowedHost] = {}
+_HOSTS_SIZE = 1024
+_MAX_CACHED_HOST = 255
+_HOST_SETTINGS = frozenset(
+    {
+        "ALLOWED_HOSTS",
+        "DEBUG",
+        "USE_X_FORWARDED_HOST",
+        "USE_X_FORWARDED_PORT",
+        "SECURE_PROXY_SSL_HEADER",
+    }
+)
+
+
+def _validated_host(request: HttpRequest, scheme: str) -> str:
+    """``request.get_host()``, remembered for the same Host headers and settings."""
+    if type(request).get_host is not HttpRequest.get_host:
+        return request.get_host()  # a subclass with its own rules
+    meta = request.META
+    http_host = meta.get("HTTP_HOST")
+    key = (
+        http_host,
+        meta.get("HTTP_X_FORWARDED_HOST"),
+        meta.get("SERVER_NAME"),
+        meta.get("SERVER_PORT"),
+        meta.get("HTTP_X_FORWARDED_PORT"),
+        scheme,
+    )
+    host = _hosts.get(key)
+    if host is None:
+        try:
+            host = request.get_host()
+        except DisallowedHost as exc:
+            host = exc
+        if len(str(http_host)) <= _MAX_CACHED_HOST:
+            if len(_hosts) >= _HOSTS_SIZE:
+                _hosts.clear()
+            _hosts[key] = host
+    if isinstance(host, DisallowedHost):
+        raise DisallowedHost(*host.args)
+    return host
+
+
+@receiver(setting_changed)
+def _forget_hosts(*, setting: str, **kwargs: Any) -> None:
+    if setting in _HOST_SETTINGS:
+        _hosts.clear()
+
+
 def request_view(request: HttpRequest) -> RequestView:
     """The core's view of a Django request."""
     meta = request.META
+    scheme = request.scheme or "http"
     return RequestView(
         method=(request.method or "GET").upper(),
-        scheme=request.scheme or "http",
-        host=request.get_host().lower(),
+        scheme=scheme,
+        host=_validated_host(request, scheme).lower(),
         path=request.path,
         query_string=meta.get("QUERY_STRING", ""),
         headers=_MetaHeaders(meta),

@@ -293,6 +293,18 @@ def test_disallowed_host_is_not_tracked(posthog: Harness, client: Client, settin
     assert response.status_code == 200
     assert COOKIE not in response.cookies
     assert posthog.pageviews() == []
+    # The validation is remembered per Host header, and forgotten when the settings change.
+    assert COOKIE not in client.get("/", HTTP_HOST="evil.example").cookies
+    client.get("/", HTTP_HOST="example.com")
+    assert len(posthog.pageviews()) == 1
+    settings.ALLOWED_HOSTS = ["evil.example"]
+    client.get("/", HTTP_HOST="evil.example")
+    assert [e["properties"]["$host"] for e in posthog.pageviews()] == [
+        "example.com",
+        "evil.example",
+    ]
+    client.get("/", HTTP_HOST="example.com")
+    assert len(posthog.pageviews()) == 2
 
 
 def test_a_failing_view_unbinds_the_helper(posthog: Harness, settings: Any) -> None:
