@@ -19,6 +19,7 @@ from bench import (
     machine,
     memory_bench,
     requests_bench,
+    sender_bench,
     server_bench,
     targets,
 )
@@ -71,6 +72,15 @@ def test_breakdown_takes_each_part_away(framework: str, django_db_blocker: Any) 
     ]
     assert "- posthog-js cookie: percent-decoding, JSON, checks" in labels
     assert ("- the request view: ASGI headers decoded" in labels) == (framework == "Starlette")
+
+
+def test_sender_bench_reads_the_sender_threads_cpu(inbox: InboxProcess) -> None:
+    results = sender_bench.measure(inbox.url, ["posthog_web"], n=20, rounds=1, chunk=10)
+    assert {kind for _, kind in results} == set(sender_bench.KINDS)
+    assert all(len(values) == 1 for values in results.values())
+    assert "posthog_web" in sender_bench.report(results, ["posthog_web"])
+    calls = sender_bench.measure_calls(inbox.url, ["posthog_web"], n=20, rounds=1, flush_at=None)
+    assert len(calls["posthog_web"]) == 1
 
 
 def test_client_calls(inbox: InboxProcess) -> None:
