@@ -323,13 +323,19 @@ def pageview_properties(
         props.update(user_agent_properties(headers))
     props.update(language_properties(headers))
     props.update(campaign_properties(request.query_string))
+    _add_view_fields(props, title, route, view)
+    return props
+
+
+def _add_view_fields(
+    props: dict[str, Any], title: str | None, route: str | None, view: str | None
+) -> None:
     if title:
         props["title"] = title
     if route:
         props["route"] = route
     if view:
         props["view"] = view
-    return props
 
 
 class RequestProperties:
@@ -389,12 +395,7 @@ class RequestProperties:
         self._add_client(props, headers)
         if request.query_string:
             add_campaign_properties(props, request.query_string)
-        if title:
-            props["title"] = title
-        if route:
-            props["route"] = route
-        if view:
-            props["view"] = view
+        _add_view_fields(props, title, route, view)
         return props
 
     def _add_client(self, props: dict[str, Any], headers: Mapping[str, str]) -> None:

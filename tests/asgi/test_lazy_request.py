@@ -56,17 +56,3 @@ def test_reading_one_cookie_in_place_agrees_with_the_full_parse(header: str, nam
     raw = [(b"host", b"x"), (b"cookie", header.encode())]
     cookies = request_view(http_scope(headers=raw)).cookies
     assert cookies.get(name, "absent") == parse_cookie_header(header).get(name, "absent")
-
-
-def test_repeated_headers_are_joined() -> None:
-    raw = [
-        (b"host", b"x"),
-        (b"cookie", b"a=1"),
-        (b"Cookie", b"b=2"),
-        (b"accept", b"x"),
-        (b"accept", b"y"),
-    ]
-    view = request_view(http_scope(headers=raw))
-    assert view.cookies.get("b") == "2"
-    assert view.headers["accept"] == "x, y"
-    assert view.headers["cookie"] == "a=1; b=2"

@@ -3,7 +3,13 @@ from __future__ import annotations
 import gzip
 import json
 import socket
+from collections.abc import Callable
 from typing import Any
+
+from posthog_web import Client
+
+#: The ``make_client`` fixture (tests/core/conftest.py): options -> a client to the test inbox.
+MakeClient = Callable[..., Client]
 
 
 def decode_body(body: bytes) -> Any:

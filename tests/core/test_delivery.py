@@ -9,7 +9,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,28 +17,7 @@ import pytest
 from posthog_web import Client
 from posthog_web.delivery import _parse_retry_after
 from posthog_web.inbox import InboxServer
-from tests.core.helpers import decode_body, wait_for_requests
-
-MakeClient = Callable[..., Client]
-
-
-@pytest.fixture
-def make_client(inbox: InboxServer) -> Iterator[MakeClient]:
-    clients: list[Client] = []
-
-    def make(**options: Any) -> Client:
-        options.setdefault("host", inbox.url)
-        options.setdefault("flush_interval", 0.05)
-        options.setdefault("timeout", 5.0)
-        base_delay = options.pop("retry_base_delay", 0.01)
-        client = Client("phc_test", **options)
-        client._sender.options.retry_base_delay = base_delay
-        clients.append(client)
-        return client
-
-    yield make
-    for client in clients:
-        client.shutdown(timeout=1)
+from tests.core.helpers import MakeClient, decode_body, wait_for_requests
 
 
 def _capture(client: Client, count: int, prefix: str = "e") -> None:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import functools
 import gzip
-from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -12,28 +12,13 @@ import pytest
 from posthog_web import Client
 from posthog_web.events import encode_json, new_event
 from posthog_web.inbox import InboxServer
-from tests.core.helpers import decode_body
-
-MakeClient = Callable[..., Client]
+from tests.core.helpers import MakeClient, decode_body
 
 
 @pytest.fixture
-def make_client(inbox: InboxServer) -> Iterator[MakeClient]:
-    clients: list[Client] = []
-
-    def make(**options: Any) -> Client:
-        options.setdefault("host", inbox.url)
-        options.setdefault("flush_interval", 60)
-        options.setdefault("flush_at", 1000)
-        options.setdefault("timeout", 5.0)
-        client = Client("phc_test", **options)
-        client._sender.options.retry_base_delay = 0.01
-        clients.append(client)
-        return client
-
-    yield make
-    for client in clients:
-        client.shutdown(timeout=1)
+def make_client(make_client: MakeClient) -> MakeClient:
+    # Batches here go only when a test flushes.
+    return functools.partial(make_client, flush_interval=60, flush_at=1000)
 
 
 def _page_views(count: int, **extra: Any) -> list[dict[str, Any]]:
