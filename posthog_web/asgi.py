@@ -271,6 +271,7 @@ class _Exchange:
             await self.middleware.app(self.scope, receive, self._send)
         finally:
             unbind(token)
+            self.ctx.release()
 
     def _refresh_user(self) -> None:
         # scope["user"] may appear only after an inner AuthenticationMiddleware ran,

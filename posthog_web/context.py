@@ -8,6 +8,7 @@ reachable anywhere inside the request; integrations ``bind`` it and ``unbind`` i
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable, Mapping
 from contextvars import ContextVar, Token
@@ -71,6 +72,18 @@ class RequestContext:
     # Tracker.resolve ran: the identity fields above hold the visitor, not placeholders.
     resolved: bool = False
     helper: RequestHelper = field(init=False)
+
+    def release(self) -> None:
+        """Break this context's reference cycles once its request is over.
+
+        The context and its helper point at each other, and ``refresh_user`` at the
+        integration's per-request state: left alone, every request would be garbage
+        that only the cycle collector frees, which then runs every few dozen requests
+        (and, now and then, over the whole heap). The helper keeps working afterwards.
+        """
+        self.refresh_user = None
+        with contextlib.suppress(AttributeError):  # released already
+            del self.helper
 
 
 class RequestHelper:

@@ -297,11 +297,14 @@ class PostHogMiddleware:
         state.ctx.refresh_user = state.read_user
         token = bind(state.ctx.helper)
         try:
-            response = self.get_response(request)
-            assert isinstance(response, HttpResponseBase)
+            try:
+                response = self.get_response(request)
+                assert isinstance(response, HttpResponseBase)
+            finally:
+                unbind(token)
+            self._finish(state, request, response)
         finally:
-            unbind(token)
-        self._finish(state, request, response)
+            state.ctx.release()
         return response
 
     async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
@@ -311,12 +314,15 @@ class PostHogMiddleware:
             return await get_response(request)
         token = bind(state.ctx.helper)
         try:
-            with guarded("reading the user"):
-                self._set_user(state, await _user_async(request))
-            response = await get_response(request)
+            try:
+                with guarded("reading the user"):
+                    self._set_user(state, await _user_async(request))
+                response = await get_response(request)
+            finally:
+                unbind(token)
+            self._finish(state, request, response)
         finally:
-            unbind(token)
-        self._finish(state, request, response)
+            state.ctx.release()
         return response
 
     @staticmethod
