@@ -17,13 +17,11 @@ from posthog_web.events import PROP_CURRENT_URL, PROP_HOST, PROP_PATHNAME
 from posthog_web.privacy import (
     MAX_HEADER_VALUE_LENGTH,
     MAX_URL_LENGTH,
-    URLMasker,
     cap_text,
 )
 from posthog_web.useragent import (
     language_properties,
     parse_user_agent,
-    user_agent_properties,
 )
 from posthog_web.web import RequestView, ResponseView
 
@@ -79,8 +77,7 @@ _MAX_USER_AGENT = 1000
 _MAX_LANGUAGE = 500  # useragent.language_properties ignores longer Accept-Language values
 _MAX_REFERRER = 2000
 DIRECT = "$direct"
-_REFERRER_CACHE_SIZE = 4096
-_CLIENT_CACHE_SIZE = 4096
+_CACHE_SIZE = 4096
 
 
 def _truthy(value: str | None) -> bool:
@@ -222,12 +219,8 @@ class PageviewRules:
 
 
 def location_properties(request: RequestView) -> dict[str, Any]:
-    """``$current_url``, ``$host`` and ``$pathname``, as posthog-js names them."""
-    return {
-        PROP_CURRENT_URL: request.url,
-        PROP_HOST: request.host,
-        PROP_PATHNAME: request.path,
-    }
+    """``$current_url``, ``$host`` and ``$pathname``, as posthog-js names them (unmasked)."""
+    return _PLAIN.location(request)
 
 
 def referrer_properties(headers: Mapping[str, str]) -> dict[str, str]:
@@ -300,8 +293,10 @@ def add_campaign_properties(props: dict[str, Any], query_string: str) -> None:
 def raw_user_agent(headers: Mapping[str, str]) -> str | None:
     """The User-Agent header, cut like posthog-js (997 characters and ``...`` past 1000)."""
     ua = headers.get("user-agent")
-    if not ua:
-        return None
+    return _cut_user_agent(ua) if ua else None
+
+
+def _cut_user_agent(ua: str) -> str:
     return ua if len(ua) <= _MAX_USER_AGENT else ua[: _MAX_USER_AGENT - 3] + "..."
 
 
@@ -312,19 +307,9 @@ def pageview_properties(
     route: str | None = None,
     view: str | None = None,
 ) -> dict[str, Any]:
-    """The request-derived properties of a ``$pageview``; the tracker adds identity and session."""
-    props = location_properties(request)
-    headers = request.headers
-    props.update(referrer_properties(headers))
-    props.update(search_properties(headers))
-    ua = raw_user_agent(headers)
-    if ua is not None:
-        props["$raw_user_agent"] = ua
-        props.update(user_agent_properties(headers))
-    props.update(language_properties(headers))
-    props.update(campaign_properties(request.query_string))
-    _add_view_fields(props, title, route, view)
-    return props
+    """The request-derived properties of a ``$pageview``, unmasked; the tracker adds
+    identity and session (and masks the URLs, through its own :class:`RequestProperties`)."""
+    return _PLAIN.pageview(request, title=title, route=route, view=view)
 
 
 def _add_view_fields(
@@ -341,18 +326,20 @@ def _add_view_fields(
 class RequestProperties:
     """The request-derived properties of every event, masked and capped, compiled once.
 
-    One per tracker: it holds the tracker's URL masker, and caches what is derived from
-    the Referer header (referrers repeat: search engines, the site's own pages).
-    :func:`pageview_properties` gives the same properties unmasked.
+    One per tracker: it holds the tracker's URL masking, and caches what is derived from
+    the Referer, User-Agent and Accept-Language headers (they repeat: search engines, the
+    site's own pages, a handful of browsers). :func:`pageview_properties` gives the same
+    properties unmasked and uncached.
 
     Args:
-        masker: masks ``$current_url`` and ``$referrer``.
+        mask: masks ``$current_url`` and ``$referrer`` (``privacy.URLMasker.mask``).
+        cache_size: how many distinct header values each cache keeps (0: no cache).
     """
 
-    def __init__(self, masker: URLMasker) -> None:
-        self._mask = masker.mask
-        self._referrer = lru_cache(maxsize=_REFERRER_CACHE_SIZE)(self._referrer_fields)
-        self._client = lru_cache(maxsize=_CLIENT_CACHE_SIZE)(self._client_fields)
+    def __init__(self, mask: Callable[[str], str], *, cache_size: int = _CACHE_SIZE) -> None:
+        self._mask = mask
+        self._referrer = lru_cache(maxsize=cache_size)(self._referrer_fields)
+        self._client = lru_cache(maxsize=cache_size)(self._client_fields)
 
     def _referrer_fields(self, referer: str) -> Mapping[str, str]:
         headers = {"referer": referer}
@@ -415,12 +402,17 @@ class RequestProperties:
         # Browsers send a handful of User-Agent and Accept-Language pairs: cached together.
         props: dict[str, Any] = {}
         if ua:
-            props["$raw_user_agent"] = (
-                ua if len(ua) <= _MAX_USER_AGENT else ua[: _MAX_USER_AGENT - 3] + "..."
-            )
+            props["$raw_user_agent"] = _cut_user_agent(ua)
             props.update(parse_user_agent(ua))
         props.update(language_properties({"accept-language": language} if language else {}))
         return props
 
 
 _DIRECT_REFERRER: Mapping[str, str] = {"$referrer": DIRECT, "$referring_domain": DIRECT}
+
+
+def _unmasked(url: str) -> str:
+    return url
+
+
+_PLAIN = RequestProperties(_unmasked, cache_size=0)

@@ -251,7 +251,7 @@ class Tracker:
             )
         self._signer = CookieSigner(options.cookie_secret)
         self._privacy = PrivacyPolicy(options, CAMPAIGN_PARAMS)
-        self._properties = RequestProperties(self._privacy.masker)
+        self._properties = RequestProperties(self._privacy.masker.mask)
         self._cookies = options.cookieless_mode == "off"
         api_key = _project_api_key(client)
         self._posthog_js_cookie = (

@@ -178,6 +178,6 @@ def test_compiled_properties_agree_with_the_plain_ones(ua: str, language: str) -
         "referer": "https://www.bing.com/?q=mugs",
     }
     view = RequestView("GET", "https", "shop.example.com", "/p", "utm_source=x&a=1", headers, {})
-    compiled = RequestProperties(URLMasker())
+    compiled = RequestProperties(URLMasker().mask)
     for _ in range(2):  # the second time from the caches
         assert compiled.pageview(view, title="T") == pageview_properties(view, title="T")
