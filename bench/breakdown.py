@@ -84,8 +84,8 @@ def _parts(tracker: Any, template: Any, framework: str) -> dict[str, list[Patch]
         parts["the request view: ASGI headers decoded"] = [
             (asgi_module, "request_view", lambda scope: view)
         ]
-        parts["route, view and title from the scope"] = [
-            (asgi_module, "_route_view_title", lambda scope, root: ("/r", "v", "product"))
+        parts["route, view and route name from the scope"] = [
+            (asgi_module, "_route_view_name", lambda scope, root: ("/r", "v", "product"))
         ]
         parts["request.state.posthog and current(): scope state, context variable"] = [
             (asgi_module, "_attach", lambda scope, helper: None),

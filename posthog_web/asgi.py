@@ -340,8 +340,14 @@ class _Exchange:
             more = bool(message.get("more_body", False))
             if not self.body_seen:
                 self.body_seen = True
-                if more and self.response is not None:
-                    self.response.streaming = True
+                response = self.response
+                if response is not None:
+                    if more:
+                        response.streaming = True
+                    else:
+                        # The whole body in one message: kept by reference, for <title>.
+                        body = message.get("body")
+                        response.body = body if isinstance(body, bytes) else None
             return not more and not self.trailers
         if message_type == "http.response.trailers":
             return not message.get("more_trailers", False)
@@ -362,9 +368,9 @@ class _Exchange:
             if verdict is False and not ctx.page_requested:
                 self.tracker.finish(ctx, response, pageview=False)
                 return
-            route, view, title = _route_view_title(self.scope, self.root_path)
+            route, view, route_name = _route_view_name(self.scope, self.root_path)
             self.tracker.finish(
-                ctx, response, route=route, view=view, title=title, pageview=verdict
+                ctx, response, route=route, view=view, route_name=route_name, pageview=verdict
             )
 
 
@@ -566,7 +572,7 @@ _route_infos: dict[tuple[int, int, str, str], tuple[object, object, _RouteInfo]]
 _ROUTE_INFOS_SIZE = 1024
 
 
-def _route_view_title(scope: Scope, root_path: str) -> _RouteInfo:
+def _route_view_name(scope: Scope, root_path: str) -> _RouteInfo:
     """The route template, endpoint name and route name the router left in the scope."""
     route, endpoint = scope.get("route"), scope.get("endpoint")
     key = (id(route), id(endpoint), scope.get("root_path", ""), root_path)
@@ -590,11 +596,11 @@ def _describe_route(scope: Scope, root_path: str) -> _RouteInfo:
         prefix = final_root[len(root_path) :] if final_root.startswith(root_path) else ""
         template = prefix + path
     name = getattr(route, "name", None)
-    title = name if isinstance(name, str) and name and not name.startswith("<") else None
+    route_name = name if isinstance(name, str) and name and not name.startswith("<") else None
     endpoint = scope.get("endpoint")
     view: str | None = None
     if endpoint is not None:
         qualname = getattr(endpoint, "__qualname__", None) or type(endpoint).__qualname__
         module = getattr(endpoint, "__module__", None)
         view = f"{module}.{qualname}" if module else qualname
-    return template, view, title
+    return template, view, route_name

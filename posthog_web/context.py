@@ -58,6 +58,9 @@ class RequestContext:
     page_requested: bool = False
     page_name: str | None = None
     page_properties: dict[str, Any] | None = None
+    # pageview_properties(): the automatic page view's name and properties, if it is one.
+    pageview_name: str | None = None
+    pageview_properties: dict[str, Any] | None = None
     finished: bool = False
     # The visitor's address as sent in $ip (None: unknown or ip_mode "off").
     client_ip: str | None = None
@@ -155,11 +158,33 @@ class RequestHelper:
         with guarded("capture"):
             self._tracker.capture(self._context, event, props, timestamp=ts)
 
-    def page(self, name: str | None = None, properties: Mapping[str, Any] | None = None) -> None:
-        """Name this request's page view (it is recorded when the response is ready).
+    def pageview_properties(
+        self, name: str | None = None, properties: Mapping[str, Any] | None = None
+    ) -> None:
+        """Name this request's automatic page view and add properties to it.
 
-        The first call marks the request as a page view even if the default rules would
-        skip it. A later call, or a call after the response, records an extra page view.
+        Unlike :meth:`page`, this never makes a page view: the rules (bots, HEAD,
+        prefetch, partial and ``fetch()`` loads, non-HTML...) still decide, and when they
+        say no nothing is sent. Calls add up (the last name wins). ``page()`` values win
+        over these.
+
+        Args:
+            name: the page name, sent as ``title`` instead of the page's ``<title>``.
+            properties: extra page view properties.
+        """
+        _check_name(name)
+        props = _checked(properties, "properties")
+        with guarded("pageview_properties"):
+            self._tracker.pageview_properties(self._context, name, props)
+
+    def page(self, name: str | None = None, properties: Mapping[str, Any] | None = None) -> None:
+        """Record a page view for this request, whatever the rules say.
+
+        The first call makes this request a page view even if the rules would skip it
+        (a bot, a ``fetch()``, JSON...), recorded when the response is ready; to name or
+        extend the automatic page view without forcing one, use
+        :meth:`pageview_properties`. A later call, or a call after the response, records
+        an extra page view.
 
         Args:
             name: the page name, sent as ``title``.
@@ -261,6 +286,13 @@ class NoopHelper(RequestHelper):
         _checked(properties, "properties")
         if timestamp is not None:
             format_timestamp(timestamp)
+        self._note()
+
+    def pageview_properties(
+        self, name: str | None = None, properties: Mapping[str, Any] | None = None
+    ) -> None:
+        _check_name(name)
+        _checked(properties, "properties")
         self._note()
 
     def page(self, name: str | None = None, properties: Mapping[str, Any] | None = None) -> None:

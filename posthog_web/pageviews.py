@@ -28,12 +28,25 @@ from posthog_web.web import RequestView, ResponseView
 __all__ = [
     "BUILTIN_EXCLUDED_PATHS",
     "CAMPAIGN_PARAMS",
+    "PROP_ROUTE",
+    "PROP_ROUTE_NAME",
+    "PROP_TITLE",
+    "PROP_VIEW",
     "PageviewRules",
     "RequestProperties",
+    "is_not_document_load",
     "is_partial_page_request",
+    "is_whole_page_fetch",
     "location_properties",
     "pageview_properties",
 ]
+
+#: The page view's own properties: the page's <title> (as posthog-js sends it), the
+#: matched route template, the route's name (with its namespace) and the view.
+PROP_TITLE = "title"
+PROP_ROUTE = "route"
+PROP_ROUTE_NAME = "route_name"
+PROP_VIEW = "view"
 
 #: Paths that are never page views (machine traffic): re.search patterns on the path.
 BUILTIN_EXCLUDED_PATHS: tuple[str, ...] = (
@@ -98,10 +111,45 @@ def is_partial_page_request(headers: Mapping[str, str]) -> bool:
     return (headers.get("x-requested-with") or "").lower() == "xmlhttprequest"
 
 
+def is_whole_page_fetch(headers: Mapping[str, str]) -> bool:
+    """True for a script's fetch that replaces the whole page: an htmx boosted link or
+    history restore, a Turbo Drive visit (``X-Turbo-Request-Id`` without ``Turbo-Frame``)."""
+    if headers.get("hx-request") is not None:
+        return _truthy(headers.get("hx-boosted")) or _truthy(
+            headers.get("hx-history-restore-request")
+        )
+    return headers.get("x-turbo-request-id") is not None and headers.get("turbo-frame") is None
+
+
+def is_not_document_load(headers: Mapping[str, str]) -> bool:
+    """True when the browser's fetch metadata says this is not a page load.
+
+    With ``Sec-Fetch-Dest`` only ``document`` is a page load (an ``iframe``, a ``fetch()``
+    or an image is not), and with ``Sec-Fetch-Mode`` only ``navigate``; a request without
+    them (an old browser, curl) is not judged here. Whole-page fetches still count
+    (:func:`is_whole_page_fetch`).
+    """
+    dest = headers.get("sec-fetch-dest")
+    mode = headers.get("sec-fetch-mode")
+    if (dest is None or dest.strip().lower() == "document") and (
+        mode is None or mode.strip().lower() == "navigate"
+    ):
+        return False
+    return not is_whole_page_fetch(headers)
+
+
 _PREFETCH_HEADERS = ("sec-purpose", "purpose", "x-purpose", "x-moz")
-# Every header the two checks above and below read.
+# Every header the checks above and below read (see request_excluded's fast path).
 _FETCH_MODE_HEADERS = frozenset(
-    ("hx-request", "turbo-frame", "x-up-target", "x-requested-with", *_PREFETCH_HEADERS)
+    (
+        "hx-request",
+        "turbo-frame",
+        "x-up-target",
+        "x-requested-with",
+        "sec-fetch-dest",
+        "sec-fetch-mode",
+        *_PREFETCH_HEADERS,
+    )
 )
 
 
@@ -189,7 +237,8 @@ class PageviewRules:
         return self.request_excluded(request) if excluded is None else excluded
 
     def request_excluded(self, request: RequestView) -> bool:
-        """The rules that read the request alone: method, paths, partial loads, bots."""
+        """The rules that read the request alone: method, paths, partial loads, fetch
+        metadata (``Sec-Fetch-Dest``/``Sec-Fetch-Mode``), prefetches, bots."""
         if request.method != "GET":
             return True
         path = request.path
@@ -202,7 +251,9 @@ class PageviewRules:
         headers = request.headers
         # A plain dict of headers without any fetch-mode header skips both checks.
         if not (isinstance(headers, dict) and _FETCH_MODE_HEADERS.isdisjoint(headers)) and (
-            is_partial_page_request(headers) or is_prefetch(headers)
+            is_partial_page_request(headers)
+            or is_not_document_load(headers)
+            or is_prefetch(headers)
         ):
             return True
         return self._bots is not None and self._bots.is_bot(headers.get("user-agent") or "")
@@ -306,21 +357,33 @@ def pageview_properties(
     title: str | None = None,
     route: str | None = None,
     view: str | None = None,
+    route_name: str | None = None,
 ) -> dict[str, Any]:
     """The request-derived properties of a ``$pageview``, unmasked; the tracker adds
-    identity and session (and masks the URLs, through its own :class:`RequestProperties`)."""
-    return _PLAIN.pageview(request, title=title, route=route, view=view)
+    identity and session (and masks the URLs, through its own :class:`RequestProperties`).
+
+    ``title`` is the page's title (posthog-js: ``document.title``), ``route`` the matched
+    route template, ``route_name`` its name (with its namespace) and ``view`` the view's
+    dotted name.
+    """
+    return _PLAIN.pageview(request, title=title, route=route, view=view, route_name=route_name)
 
 
 def _add_view_fields(
-    props: dict[str, Any], title: str | None, route: str | None, view: str | None
+    props: dict[str, Any],
+    title: str | None,
+    route: str | None,
+    view: str | None,
+    route_name: str | None,
 ) -> None:
     if title:
-        props["title"] = title
+        props[PROP_TITLE] = title
     if route:
-        props["route"] = route
+        props[PROP_ROUTE] = route
+    if route_name:
+        props[PROP_ROUTE_NAME] = route_name
     if view:
-        props["view"] = view
+        props[PROP_VIEW] = view
 
 
 class RequestProperties:
@@ -373,6 +436,7 @@ class RequestProperties:
         title: str | None = None,
         route: str | None = None,
         view: str | None = None,
+        route_name: str | None = None,
     ) -> dict[str, Any]:
         """The request-derived properties of a ``$pageview``, masked and capped."""
         props = self.location(request)
@@ -382,7 +446,7 @@ class RequestProperties:
         self._add_client(props, headers)
         if request.query_string:
             add_campaign_properties(props, request.query_string)
-        _add_view_fields(props, title, route, view)
+        _add_view_fields(props, title, route, view, route_name)
         return props
 
     def _add_client(self, props: dict[str, Any], headers: Mapping[str, str]) -> None:

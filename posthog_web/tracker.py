@@ -75,6 +75,7 @@ from posthog_web.snippet import (
     check_posthog_js_options,
     posthog_js_config,
 )
+from posthog_web.titles import html_title
 from posthog_web.web import RequestView, ResponseView, SetCookie
 
 if TYPE_CHECKING:
@@ -354,17 +355,17 @@ class Tracker:
         *,
         route: str | None = None,
         view: str | None = None,
-        title: str | None = None,
+        route_name: str | None = None,
         pageview: bool | None = None,
     ) -> None:
         """Record this request's page view if it is one (or the view asked for one).
 
         Args:
             ctx: the context from :meth:`start`.
-            response: the response, without its body.
-            route: the matched route pattern, e.g. ``/products/<int:pk>/``.
+            response: the response; its ``body``, when given, is read for ``<title>``.
+            route: the matched route template, e.g. ``/products/<int:pk>/``.
             view: the view's dotted name.
-            title: the page name to use when the view did not name the page.
+            route_name: the matched route's name, with its namespace (``admin:index``).
             pageview: the verdict of an integration's own user predicate (one that takes
                 the framework's request and response); None applies the rules.
         """
@@ -373,14 +374,16 @@ class Tracker:
         ctx.finished = True
         if pageview is None:
             pageview = self._rules.is_pageview(ctx.request, response)
-        if ctx.page_requested or pageview:
-            self._send_pageview(
-                ctx,
-                ctx.page_name or title,
-                ctx.page_properties or {},
-                route=route,
-                view=view,
-            )
+        if not (ctx.page_requested or pageview):
+            return
+        # The title: page(name), else pageview_properties(name), else the HTML <title>.
+        title = ctx.page_name or ctx.pageview_name
+        if title is None and response.body and not response.streaming:
+            title = html_title(response.body, response.content_type)
+        properties = ctx.pageview_properties or {}
+        if ctx.page_properties:
+            properties = {**properties, **ctx.page_properties}
+        self._send_pageview(ctx, title, properties, route=route, view=view, route_name=route_name)
 
     def request_excluded(self, request: RequestView) -> bool:
         """The rules that read the request alone (method, path, headers, bot) say no."""
@@ -567,6 +570,17 @@ class Tracker:
         props.update(self._scrubbed(properties))
         self._enqueue(event, self.distinct_id(ctx), props, ctx, timestamp=timestamp)
 
+    def pageview_properties(
+        self, ctx: RequestContext, name: str | None, properties: dict[str, Any]
+    ) -> None:
+        """Name the automatic page view / add properties to it; the rules still decide."""
+        if name is not None:
+            ctx.pageview_name = name
+        if properties:
+            if ctx.pageview_properties is None:
+                ctx.pageview_properties = {}
+            ctx.pageview_properties.update(properties)
+
     def page(self, ctx: RequestContext, name: str | None, properties: dict[str, Any]) -> None:
         """Name this request's page view, or record an extra one."""
         if ctx.page_requested or ctx.finished:
@@ -606,9 +620,12 @@ class Tracker:
         *,
         route: str | None = None,
         view: str | None = None,
+        route_name: str | None = None,
     ) -> None:
         request = ctx.request
-        props = self._properties.pageview(request, title=title, route=route, view=view)
+        props = self._properties.pageview(
+            request, title=title, route=route, view=view, route_name=route_name
+        )
         self._add_request_identity(ctx, props)
         if properties:
             props.update(self._scrubbed(properties))

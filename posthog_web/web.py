@@ -70,12 +70,16 @@ class ResponseView:
     Args:
         status: the HTTP status code.
         content_type: the Content-Type header, e.g. ``"text/html; charset=utf-8"``.
-        streaming: True when the body is streamed (the core never reads a body).
+        streaming: True when the body is streamed (the core never reads a stream).
+        body: the whole body when the framework holds it whole (a non-streaming
+            response), else None; the core reads only its first few KB, for the
+            page's ``<title>`` (:func:`posthog_web.titles.html_title`).
     """
 
     status: int
     content_type: str | None
     streaming: bool = False
+    body: bytes | None = None
 
 
 @dataclass(slots=True, frozen=True)

@@ -31,8 +31,9 @@ def _product(pk: int) -> dict[str, object]:
 
 def product(request: HttpRequest, pk: int) -> HttpResponse:
     item = _product(pk)
-    # Name the page view after the product rather than the URL pattern ("product").
-    request.posthog.page(f"Product: {item['name']}", {"product_id": pk})  # type: ignore[attr-defined]
+    # Name the automatic page view (instead of the page's <title>); the rules still decide,
+    # so a bot or a prefetch of this page records nothing.
+    request.posthog.pageview_properties(f"Product: {item['name']}", {"product_id": pk})  # type: ignore[attr-defined]
     return render(
         request, "shop/product.html", {"product": item, "bought": "bought" in request.GET}
     )

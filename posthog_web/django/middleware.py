@@ -8,6 +8,7 @@ and response to the core's :class:`~posthog_web.web.RequestView` and
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
@@ -17,7 +18,7 @@ from django.apps import apps
 from django.core.exceptions import DisallowedHost
 from django.core.signals import setting_changed
 from django.dispatch import receiver
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.utils.functional import SimpleLazyObject, empty
 
@@ -224,18 +225,23 @@ async def _user_async(request: HttpRequest) -> Any:
     return resolved
 
 
-def _route_view_title(request: HttpRequest) -> tuple[str | None, str | None, str | None]:
+# What only a regular expression holds: a re_path() route is sent as Django joined it.
+_REGEX_ROUTE = re.compile(r"^\^|\$$|\\|\(\?|\[")
+
+
+def _route_view_name(request: HttpRequest) -> tuple[str | None, str | None, str | None]:
+    """The route template, the view's dotted name and the route's namespaced name."""
     match = getattr(request, "resolver_match", None)
     if match is None:
         return None, None, None
     route = match.route
-    if route is not None and not route.startswith("/"):
+    if route is not None and not route.startswith("/") and _REGEX_ROUTE.search(route) is None:
         route = "/" + route
     func = getattr(match.func, "view_class", match.func)
     module = getattr(func, "__module__", None)
     qualname = getattr(func, "__qualname__", None)
     view = f"{module}.{qualname}" if module and qualname else None
-    return route, view, match.url_name
+    return route or None, view, match.view_name if match.url_name else None
 
 
 class _State:
@@ -361,17 +367,22 @@ class PostHogMiddleware:
             verdict = None
             if state.config.record_pageview is not None:
                 verdict = state.config.record_pageview(request, response)
-            route, view, title = _route_view_title(request)
+            route, view, route_name = _route_view_name(request)
+            streaming = response.streaming
             tracker.finish(
                 ctx,
                 ResponseView(
                     status=response.status_code,
                     content_type=response.get("Content-Type"),
-                    streaming=response.streaming,
+                    streaming=streaming,
+                    # HttpResponse.content joins its chunks: one chunk is not copied.
+                    body=response.content
+                    if not streaming and isinstance(response, HttpResponse)
+                    else None,
                 ),
                 route=route,
                 view=view,
-                title=title,
+                route_name=route_name,
                 pageview=verdict,
             )
             for cookie in tracker.response_cookies(ctx):

@@ -48,7 +48,8 @@ def test_html_get_is_a_pageview_with_route_view_and_anonymous_cookie(
     assert views[1]["distinct_id"] == anon_id
     assert props["route"] == "/items/{item_id:int}"
     assert props["view"] == "tests.asgi.apps.item"
-    assert props["title"] == "item"  # the route name
+    assert props["route_name"] == "item"
+    assert props["title"] == "t"  # the page's <title>
     assert props["$current_url"] == "http://testserver/items/42?utm_source=news"
     assert props["$host"] == "testserver"
     assert props["utm_source"] == "news"
@@ -68,12 +69,13 @@ def test_mounted_route_template_includes_the_mount_prefix(
     assert view["properties"]["$pathname"] == "/admin/users/7"
 
 
-def test_lambda_endpoints_give_no_title(client: Client, inbox: InboxServer) -> None:
+def test_lambda_endpoints_give_no_route_name(client: Client, inbox: InboxServer) -> None:
     app = starlette_app(client, record_pageview=lambda req, resp: True)
     with TestClient(app, headers=BROWSER) as http:
         http.get("/text")
     (view,) = pageviews(client, inbox)
-    assert "title" not in view["properties"]
+    assert "route_name" not in view["properties"]
+    assert "title" not in view["properties"]  # not HTML
     assert view["properties"]["view"] == "tests.asgi.apps.<lambda>"
 
 

@@ -63,7 +63,7 @@ def test_example_shop(inbox: InboxServer, tmp_path: Path) -> None:
 
     pageviews = inbox.events("$pageview")
     titles = [e["properties"].get("title") for e in pageviews]
-    assert titles == ["home", "Product: Hedgehog hoodie", "dashboard"]
+    assert titles == ["Hedgehog shop", "Product: Hedgehog hoodie", "Dashboard"]
     anon_id = pageviews[0]["distinct_id"]
     [purchase] = inbox.events("purchase_completed")
     assert purchase["distinct_id"] == anon_id

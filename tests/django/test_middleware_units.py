@@ -14,7 +14,7 @@ from django.utils.functional import SimpleLazyObject
 from posthog_web.django.middleware import (
     PostHogMiddleware,
     _MetaHeaders,
-    _route_view_title,
+    _route_view_name,
     _session_untouched,
     _user_async,
     _user_sync,
@@ -88,8 +88,8 @@ async def test_async_user_variants() -> None:
     assert hasattr(request, "_acached_user")  # it was cached before us: left alone
 
 
-def test_route_view_title_without_a_match() -> None:
-    assert _route_view_title(HttpRequest()) == (None, None, None)
+def test_route_view_name_without_a_match() -> None:
+    assert _route_view_name(HttpRequest()) == (None, None, None)
 
 
 class _Match:
@@ -98,10 +98,10 @@ class _Match:
     func = staticmethod(lambda request: None)
 
 
-def test_route_view_title_of_a_lambda() -> None:
+def test_route_view_name_of_a_lambda() -> None:
     request = HttpRequest()
     request.resolver_match = _Match()  # type: ignore[assignment]
-    route, view, _title = _route_view_title(request)
+    route, view, _name = _route_view_name(request)
     assert route is None
     assert view is not None
     assert view.endswith("<lambda>")

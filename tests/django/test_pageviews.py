@@ -33,7 +33,8 @@ def test_anonymous_page_view_sync(posthog: Harness, client: Client) -> None:
     assert props["$ip"] == "127.0.0.1"
     assert props["$pageview_id"] == event["uuid"]
     assert props["$process_person_profile"] is False
-    assert props["title"] == "home"
+    assert props["title"] == "t"  # the page's <title>
+    assert props["route_name"] == "home"
     assert props["route"] == "/"
     assert props["view"] == "tests.django.views.home"
     assert props["$lib"] == "posthog-web"
@@ -102,7 +103,8 @@ async def test_async_view_under_async_client(posthog: Harness, async_client: Asy
     assert "Cookie" not in response.get("Vary", "")
     [event] = posthog.pageviews()
     assert event["distinct_id"] == anon_id_of(response)
-    assert event["properties"]["title"] == "async-home"
+    assert event["properties"]["title"] == "t"
+    assert event["properties"]["route_name"] == "async-home"
     assert event["properties"]["route"] == "/async/"
 
 
@@ -119,7 +121,8 @@ def test_route_view_and_title(posthog: Harness, client: Client) -> None:
     client.get("/pricing/")
     product, pricing = posthog.pageviews()
     assert product["properties"]["route"] == "/products/<int:pk>/"
-    assert product["properties"]["title"] == "product"
+    assert product["properties"]["title"] == "t"
+    assert product["properties"]["route_name"] == "product"
     assert product["properties"]["$pathname"] == "/products/42/"
     assert pricing["properties"]["view"] == "tests.django.views.PricingView"
 
