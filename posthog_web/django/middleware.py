@@ -8,7 +8,6 @@ and response to the core's :class:`~posthog_web.web.RequestView` and
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
@@ -225,17 +224,15 @@ async def _user_async(request: HttpRequest) -> Any:
     return resolved
 
 
-# What only a regular expression holds: a re_path() route is sent as Django joined it.
-_REGEX_ROUTE = re.compile(r"^\^|\$$|\\|\(\?|\[")
-
-
 def _route_view_name(request: HttpRequest) -> tuple[str | None, str | None, str | None]:
     """The route template, the view's dotted name and the route's namespaced name."""
     match = getattr(request, "resolver_match", None)
     if match is None:
         return None, None, None
     route = match.route
-    if route is not None and not route.startswith("/") and _REGEX_ROUTE.search(route) is None:
+    # A route starting with "^" is a re_path() regular expression: sent as Django joined
+    # it, without a "/" that would make it match nothing.
+    if route is not None and not route.startswith(("/", "^")):
         route = "/" + route
     func = getattr(match.func, "view_class", match.func)
     module = getattr(func, "__module__", None)

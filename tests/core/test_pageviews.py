@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from types import MappingProxyType
 from typing import Any
 
 import pytest
@@ -11,6 +12,7 @@ from posthog_web.pageviews import (
     PageviewRules,
     RequestProperties,
     campaign_properties,
+    is_not_document_load,
     is_partial_page_request,
     is_prefetch,
     pageview_properties,
@@ -77,6 +79,53 @@ def test_htmx_navigations() -> None:
     assert not is_partial_page_request({"hx-request": "true", "hx-history-restore-request": "TRUE"})
     assert not is_partial_page_request({"x-requested-with": "fetch"})
     assert not is_prefetch({"sec-purpose": "navigate"})
+
+
+# What Chromium sends (Fetch Metadata): a navigation, a fetch(), an iframe, an image...
+NAVIGATION = {"sec_fetch_dest": "document", "sec_fetch_mode": "navigate", "sec_fetch_site": "none"}
+PLAIN_FETCH = {"sec_fetch_dest": "empty", "sec_fetch_mode": "cors", "sec_fetch_site": "same-origin"}
+
+
+@pytest.mark.parametrize(
+    ("headers", "pageview"),
+    [
+        (NAVIGATION, True),
+        ({"sec_fetch_dest": "Document", "sec_fetch_mode": " navigate"}, True),
+        ({"sec_fetch_dest": "document"}, True),  # one of the two is enough to judge
+        ({}, True),  # no fetch metadata (old browser, curl with a browser UA): as before
+        (PLAIN_FETCH, False),  # fetch('/breads/?via=plain-fetch')
+        ({"sec_fetch_dest": "empty", "sec_fetch_mode": "same-origin"}, False),
+        ({"sec_fetch_mode": "cors"}, False),
+        ({"sec_fetch_dest": "document", "sec_fetch_mode": "no-cors"}, False),
+        # An embedded page is part of the page around it: not a page load of its own.
+        ({"sec_fetch_dest": "iframe", "sec_fetch_mode": "navigate"}, False),
+        ({"sec_fetch_dest": "frame", "sec_fetch_mode": "navigate"}, False),
+        ({"sec_fetch_dest": "image", "sec_fetch_mode": "no-cors"}, False),
+        # Script fetches that replace the whole page still count.
+        ({**PLAIN_FETCH, "hx_request": "true", "hx_boosted": "true"}, True),
+        ({**PLAIN_FETCH, "hx_request": "true", "hx_history_restore_request": "true"}, True),
+        ({**PLAIN_FETCH, "x_turbo_request_id": "3f1c"}, True),
+        ({**PLAIN_FETCH, "x_turbo_request_id": "3f1c", "turbo_frame": "cart"}, False),
+        ({**PLAIN_FETCH, "hx_request": "true"}, False),
+        ({**NAVIGATION, "sec_purpose": "prefetch"}, False),
+    ],
+)
+def test_fetch_metadata_decides_page_loads(headers: dict[str, str], pageview: bool) -> None:
+    rules = PageviewRules()
+    assert rules.is_pageview(request(**headers), HTML) is pageview
+    only_metadata = not {"sec_purpose", "turbo_frame", "hx_request"} & set(headers)
+    if only_metadata:
+        assert is_not_document_load(request(**headers).headers) is not pageview
+
+
+def test_fetch_metadata_through_a_lazy_mapping() -> None:
+    # Adapters may hand in any Mapping (Django's is lazy): no fast path, same answer.
+    rules = PageviewRules()
+    for headers, excluded in (({"sec-fetch-dest": "empty"}, True), (NAVIGATION, False)):
+        lazy = MappingProxyType({k.replace("_", "-"): v for k, v in headers.items()})
+        assert (
+            rules.request_excluded(RequestView("GET", "https", "h", "/", "", lazy, {})) is excluded
+        )
 
 
 def test_static_include_exclude() -> None:

@@ -100,6 +100,8 @@ def test_helper_surface(client: Client, recorder: RecorderTransport) -> None:
         (lambda h: h.capture("e", {"x": float("nan")}), TypeError),
         (lambda h: h.capture("e", timestamp="yesterday"), ValueError),
         (lambda h: h.page(5), TypeError),
+        (lambda h: h.pageview_properties(5), TypeError),
+        (lambda h: h.pageview_properties("n", {"x": object()}), TypeError),
         (lambda h: h.screen(""), ValueError),
         (lambda h: h.identify({"x": {1, object()}}), TypeError),
         (lambda h: h.identify(properties_once=[1]), TypeError),
@@ -127,6 +129,7 @@ def test_noop_helper(caplog: pytest.LogCaptureFixture, monkeypatch: pytest.Monke
     assert not helper.explicit_identity
     helper.capture("e", {"a": 1}, timestamp="2026-01-01T00:00:00Z")
     helper.page("p")
+    helper.pageview_properties("p", {"a": 1})
     helper.screen("s")
     helper.identify({"a": 1})
     helper.alias("other")
