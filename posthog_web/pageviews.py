@@ -14,6 +14,13 @@ from urllib.parse import parse_qsl, unquote_plus, urlsplit
 
 from posthog_web.bots import BotMatcher
 from posthog_web.events import PROP_CURRENT_URL, PROP_HOST, PROP_PATHNAME
+from posthog_web.pageloads import (
+    FETCH_MODE_HEADERS,
+    is_not_document_load,
+    is_partial_page_request,
+    is_prefetch,
+    is_whole_page_fetch,
+)
 from posthog_web.privacy import (
     MAX_HEADER_VALUE_LENGTH,
     MAX_URL_LENGTH,
@@ -91,75 +98,6 @@ _MAX_LANGUAGE = 500  # useragent.language_properties ignores longer Accept-Langu
 _MAX_REFERRER = 2000
 DIRECT = "$direct"
 _CACHE_SIZE = 4096
-
-
-def _truthy(value: str | None) -> bool:
-    return value is not None and value.strip().lower() == "true"
-
-
-def is_partial_page_request(headers: Mapping[str, str]) -> bool:
-    """True for requests that fetch part of a page (htmx, Turbo frames, Unpoly, XHR).
-
-    htmx boosted links and history restores replace the whole page, so they count.
-    """
-    if headers.get("hx-request") is not None:
-        return not (
-            _truthy(headers.get("hx-boosted")) or _truthy(headers.get("hx-history-restore-request"))
-        )
-    if headers.get("turbo-frame") is not None or headers.get("x-up-target") is not None:
-        return True
-    return (headers.get("x-requested-with") or "").lower() == "xmlhttprequest"
-
-
-def is_whole_page_fetch(headers: Mapping[str, str]) -> bool:
-    """True for a script's fetch that replaces the whole page: an htmx boosted link or
-    history restore, a Turbo Drive visit (``X-Turbo-Request-Id`` without ``Turbo-Frame``)."""
-    if headers.get("hx-request") is not None:
-        return _truthy(headers.get("hx-boosted")) or _truthy(
-            headers.get("hx-history-restore-request")
-        )
-    return headers.get("x-turbo-request-id") is not None and headers.get("turbo-frame") is None
-
-
-def is_not_document_load(headers: Mapping[str, str]) -> bool:
-    """True when the browser's fetch metadata says this is not a page load.
-
-    With ``Sec-Fetch-Dest`` only ``document`` is a page load (an ``iframe``, a ``fetch()``
-    or an image is not), and with ``Sec-Fetch-Mode`` only ``navigate``; a request without
-    them (an old browser, curl) is not judged here. Whole-page fetches still count
-    (:func:`is_whole_page_fetch`).
-    """
-    dest = headers.get("sec-fetch-dest")
-    mode = headers.get("sec-fetch-mode")
-    if (dest is None or dest.strip().lower() == "document") and (
-        mode is None or mode.strip().lower() == "navigate"
-    ):
-        return False
-    return not is_whole_page_fetch(headers)
-
-
-_PREFETCH_HEADERS = ("sec-purpose", "purpose", "x-purpose", "x-moz")
-# Every header the checks above and below read (see request_excluded's fast path).
-_FETCH_MODE_HEADERS = frozenset(
-    (
-        "hx-request",
-        "turbo-frame",
-        "x-up-target",
-        "x-requested-with",
-        "sec-fetch-dest",
-        "sec-fetch-mode",
-        *_PREFETCH_HEADERS,
-    )
-)
-
-
-def is_prefetch(headers: Mapping[str, str]) -> bool:
-    """True for speculative loads: ``Sec-Purpose: prefetch``/``prerender`` and ``Purpose``."""
-    for name in _PREFETCH_HEADERS:
-        value = headers.get(name)
-        if value is not None and ("prefetch" in value.lower() or "prerender" in value.lower()):
-            return True
-    return False
 
 
 def _compile(patterns: Sequence[str], field: str) -> re.Pattern[str] | None:
@@ -250,7 +188,7 @@ class PageviewRules:
             return True
         headers = request.headers
         # A plain dict of headers without any fetch-mode header skips both checks.
-        if not (isinstance(headers, dict) and _FETCH_MODE_HEADERS.isdisjoint(headers)) and (
+        if not (isinstance(headers, dict) and FETCH_MODE_HEADERS.isdisjoint(headers)) and (
             is_partial_page_request(headers)
             or is_not_document_load(headers)
             or is_prefetch(headers)
