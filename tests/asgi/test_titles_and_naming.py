@@ -137,3 +137,34 @@ def test_starlette_pages_sharing_one_route(client: Client, inbox: InboxServer) -
         assert props["route"] == "/{path:path}"
         assert props["route_name"] == "cms_serve"
         assert props["view"] == "tests.asgi.test_titles_and_naming.serve"
+
+
+class User:
+    is_authenticated = True
+
+    def __init__(self, user_id: str) -> None:
+        self.identity = user_id
+
+
+def test_a_plain_asgi_app_sets_the_user_and_logs_out(client: Client, inbox: InboxServer) -> None:
+    """docs/asgi.md "A plain ASGI app": scope["user"] set by the app, logout() via the scope."""
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        await receive()
+        if scope["path"] == "/logout":
+            scope["posthog_web"].logout()
+        else:
+            scope["user"] = User("user-7")
+        headers = [(b"content-type", b"text/html")]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": b"<title>Mine</title>"})
+
+    wrapped = PostHogMiddleware(app, client=client, secret_key="s")
+    run(call(wrapped, scope_for("/mine", *NAVIGATE)))
+    messages = run(call(wrapped, scope_for("/logout", *NAVIGATE)))
+    mine, after = pageviews(client, inbox)
+    assert mine["distinct_id"] == "user-7"
+    assert mine["properties"]["title"] == "Mine"
+    assert after["distinct_id"] != "user-7"
+    start = messages[0]
+    assert any(k == b"set-cookie" and v.startswith(b"ph_web_id=") for k, v in start["headers"])
