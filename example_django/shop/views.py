@@ -31,9 +31,10 @@ def _product(pk: int) -> dict[str, object]:
 
 def product(request: HttpRequest, pk: int) -> HttpResponse:
     item = _product(pk)
-    # Name the automatic page view (instead of the page's <title>); the rules still decide,
-    # so a bot or a prefetch of this page records nothing.
-    request.posthog.pageview_properties(f"Product: {item['name']}", {"product_id": pk})  # type: ignore[attr-defined]
+    # Add a property to the automatic page view (its title stays the page's <title>, as
+    # posthog-js would send it); the rules still decide, so a bot or a prefetch records
+    # nothing. request.posthog.page() would force a page view instead.
+    request.posthog.pageview_properties(properties={"product_id": pk})  # type: ignore[attr-defined]
     return render(
         request, "shop/product.html", {"product": item, "bought": "bought" in request.GET}
     )

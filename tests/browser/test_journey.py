@@ -72,48 +72,56 @@ def _when(event: dict[str, Any]) -> dt.datetime:
     return dt.datetime.fromisoformat(str(event["timestamp"]).replace("Z", "+00:00"))
 
 
-def _loaded(page: Any) -> None:
+def _loaded(page: Any, titles: list[str]) -> None:
     # posthog-js replaces the snippet's queue with itself once it has loaded and run init.
     page.wait_for_function("window.posthog && window.posthog.__loaded === true")
+    titles.append(page.evaluate("document.title"))  # what posthog-js sends as title
 
 
-def journey(chromium: Any, app: App, inbox: InboxServer) -> tuple[dt.datetime, list[str]]:
-    """Walk the journey; the moment the login form was sent, and the browser console."""
+def journey(
+    chromium: Any, app: App, inbox: InboxServer
+) -> tuple[dt.datetime, list[str], list[str]]:
+    """Walk the journey; the moment the login form was sent, the browser console and
+    each page's document.title."""
     context = chromium.new_context(user_agent=DESKTOP_UA)
     context.set_default_timeout(TIMEOUT_MS)
     page = context.new_page()
     console: list[str] = []
+    titles: list[str] = []
     page.on("console", lambda message: console.append(message.text))
     paths = app.paths
     try:
         page.goto(f"{app.url}{paths['home']}?{UTM}")
-        _loaded(page)
+        _loaded(page, titles)
         page.click(f"nav a[href='{paths['pricing']}']")
         page.wait_for_url(f"**{paths['pricing']}")
-        _loaded(page)
+        _loaded(page, titles)
         page.goto(f"{app.url}{paths['product']}")
-        _loaded(page)
+        _loaded(page, titles)
         # An anonymous event from the browser; it also gives posthog-js's cookie its $sesid.
         page.evaluate("posthog.capture('size_chart_opened', {product_id: 1})")
+        # A script's fetch() of a whole HTML page (Sec-Fetch-Dest: empty) is no page view.
+        fetched = page.evaluate(f"fetch('{paths['pricing']}?via=plain-fetch').then(r => r.status)")
+        assert fetched == 200
         inbox.wait_for_events(1, timeout=15, event="size_chart_opened")
         page.click(f"a[href='{paths['login']}']")
         page.wait_for_url(f"**{paths['login']}")
-        _loaded(page)
+        _loaded(page, titles)
         page.fill("input[name=username]", "demo")
         page.fill("input[name=password]", "demo-password")
         login_started = _now()
         page.press("input[name=password]", "Enter")
         page.wait_for_url(f"**{paths['dashboard']}")
-        _loaded(page)
+        _loaded(page, titles)
         page.goto(f"{app.url}{paths['product']}")
-        _loaded(page)
+        _loaded(page, titles)
         page.evaluate("posthog.capture('wishlist_added', {product_id: 1})")
         page.click("button:has-text('Buy')")
         page.wait_for_url("**bought*")
-        _loaded(page)
+        _loaded(page, titles)
     finally:
         context.close()
-    return login_started, console
+    return login_started, console, titles
 
 
 @pytest.mark.parametrize("example_app", ["django", "starlette"], indirect=True)
@@ -121,7 +129,7 @@ def test_browser_and_server_share_person_and_session(
     chromium: Any, example_app: App, inbox: InboxServer
 ) -> None:
     app = example_app
-    login_started, console = journey(chromium, app, inbox)
+    login_started, console, titles = journey(chromium, app, inbox)
     assert not [line for line in console if "dropped" in line], console
     inbox.wait_for_events(1, timeout=15, event="wishlist_added")
     inbox.wait_for_events(1, timeout=15, event="purchase_completed")
@@ -145,6 +153,9 @@ def test_browser_and_server_share_person_and_session(
         paths["product"],
     ], app.output()
     assert all(v["properties"]["$lib"] == "posthog-web" for v in views)
+    # title means what posthog-js means: the page's document.title.
+    assert [v["properties"].get("title") for v in views] == titles
+    assert all(titles), titles
     assert len({v["properties"]["$pageview_id"] for v in views}) == len(views)
     first = views[0]["properties"]
     assert first["utm_source"] == "newsletter"

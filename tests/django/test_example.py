@@ -63,7 +63,8 @@ def test_example_shop(inbox: InboxServer, tmp_path: Path) -> None:
 
     pageviews = inbox.events("$pageview")
     titles = [e["properties"].get("title") for e in pageviews]
-    assert titles == ["Hedgehog shop", "Product: Hedgehog hoodie", "Dashboard"]
+    assert titles == ["Hedgehog shop", "Hedgehog hoodie", "Dashboard"]  # their <title>s
+    assert pageviews[1]["properties"]["product_id"] == 2
     anon_id = pageviews[0]["distinct_id"]
     [purchase] = inbox.events("purchase_completed")
     assert purchase["distinct_id"] == anon_id
