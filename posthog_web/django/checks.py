@@ -95,8 +95,7 @@ def check_destination(
             message = "nothing is sent: POSTHOG_WEB['DISABLED'] is True"
         elif client.api_key == PLACEHOLDER_API_KEY:
             message = (
-                f"events go to the local inbox at {client.host} "
-                "(start it with `posthog-web inbox`)"
+                f"events go to the local inbox at {client.host} (start it with `posthog-web inbox`)"
             )
         else:
             message = f"events go to {client.host}"
