@@ -16,6 +16,7 @@ from typing import Any
 
 from posthog_web import recording
 from posthog_web._guard import guarded
+from posthog_web.caching import private_cache_headers
 from posthog_web.client import DEFAULT_HOST, Client
 from posthog_web.context import NoopHelper, RequestContext, bind, unbind
 from posthog_web.fallback import PLACEHOLDER_API_KEY, keyless_host, recording_only_client
@@ -330,9 +331,12 @@ class _Exchange:
                 tracker.distinct_id(ctx)
                 tracker.session_id(ctx)
             cookies = tracker.response_cookies(ctx)
-            if cookies:
+            if tracker.per_visitor(ctx, cookies):
                 # A new message and list: the app may reuse its own across responses.
-                message = {**message, "headers": [*headers, *map(_set_cookie_header, cookies)]}
+                message = {
+                    **message,
+                    "headers": [*_private(headers), *map(_set_cookie_header, cookies)],
+                }
         return message
 
     def _is_last(self, message: Message, message_type: str) -> bool:
@@ -548,6 +552,33 @@ def _cookie_value(value: str) -> str:
     if len(value) >= 2 and value[0] == value[-1] == '"':
         value = value[1:-1]
     return value
+
+
+def _private(headers: Any) -> list[Any]:
+    """``headers`` with Cache-Control and Vary made private, in place (appended if absent)."""
+    kept: list[Any] = []
+    found: dict[bytes, list[str]] = {b"cache-control": [], b"vary": []}
+    where: dict[bytes, int] = {}
+    for name, value in headers:
+        lowered = bytes(name).lower()
+        values = found.get(lowered)
+        if values is None:
+            kept.append((name, value))
+            continue
+        values.append(bytes(value).decode("latin-1"))
+        if lowered not in where:
+            where[lowered] = len(kept)
+            kept.append(None)  # its place, filled below
+    cache_control, vary = private_cache_headers(
+        ", ".join(found[b"cache-control"]), ", ".join(found[b"vary"])
+    )
+    for name, value in ((b"cache-control", cache_control), (b"vary", vary)):
+        header = (name, value.encode("latin-1"))
+        if name in where:
+            kept[where[name]] = header
+        else:
+            kept.append(header)
+    return kept
 
 
 def _set_cookie_header(cookie: SetCookie) -> tuple[bytes, bytes]:

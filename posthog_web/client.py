@@ -377,8 +377,17 @@ def validate_api_key(api_key: object) -> str:
     return key
 
 
-def normalize_host(host: object, *, allow_insecure_http: bool = False) -> str:
-    """Return the ingestion base URL: cloud app hosts rewritten, no trailing slash."""
+def normalize_host(
+    host: object,
+    *,
+    allow_insecure_http: bool = False,
+    insecure_hint: str = "pass allow_insecure_http=True",
+) -> str:
+    """Return the ingestion base URL: cloud app hosts rewritten, no trailing slash.
+
+    ``insecure_hint`` ends the error for an ``http://`` host that is not loopback (an
+    integration names its own setting there).
+    """
     if not isinstance(host, str):
         raise TypeError(f"host must be a str, not {type(host).__name__}")
     parts = urlsplit(host.strip())
@@ -390,7 +399,7 @@ def normalize_host(host: object, *, allow_insecure_http: bool = False) -> str:
     if parts.scheme == "http" and not allow_insecure_http and not is_loopback(hostname):
         raise ValueError(
             f"host={host!r} uses http: events would cross the network unencrypted; use "
-            "https, or pass allow_insecure_http=True"
+            f"https, or {insecure_hint}"
         )
     return f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"
 

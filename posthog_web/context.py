@@ -74,6 +74,10 @@ class RequestContext:
     refresh_user: Callable[[], None] | None = None
     # Tracker.resolve ran: the identity fields above hold the visitor, not placeholders.
     resolved: bool = False
+    # A bot or an excluded path (Tracker.untracked; None: not decided yet), and whether
+    # a per-visitor posthog-js bootstrap was rendered (the response must stay private).
+    untracked: bool | None = None
+    bootstrapped: bool = False
     helper: RequestHelper = field(init=False)
 
     def release(self) -> None:

@@ -39,9 +39,12 @@ __all__ = [
     "PROP_ROUTE_NAME",
     "PROP_TITLE",
     "PROP_VIEW",
+    "SKIP_REASONS",
+    "UNTRACKED_REASONS",
     "PageviewRules",
     "RequestProperties",
     "is_not_document_load",
+    "is_page_response",
     "is_partial_page_request",
     "is_whole_page_fetch",
     "location_properties",
@@ -98,6 +101,33 @@ _MAX_LANGUAGE = 500  # useragent.language_properties ignores longer Accept-Langu
 _MAX_REFERRER = 2000
 DIRECT = "$direct"
 _CACHE_SIZE = 4096
+
+
+#: The reasons :meth:`PageviewRules.exclusion` gives, plus ``"record_pageview"`` (the
+#: user predicate said no to an HTML page).
+SKIP_REASONS: tuple[str, ...] = (
+    "method",
+    "static",
+    "excluded_path",
+    "not_included",
+    "partial",
+    "not_document",
+    "prefetch",
+    "bot",
+    "record_pageview",
+)
+
+#: The reasons that mean "not this visitor's page at all" (a bot, a path the app
+#: excluded): such a request gets no cookie and no per-visitor posthog-js bootstrap.
+UNTRACKED_REASONS: frozenset[str] = frozenset({"static", "excluded_path", "not_included", "bot"})
+
+
+def is_page_response(response: ResponseView) -> bool:
+    """A whole HTML page with a 2xx status: what a page view can be made of."""
+    if not 200 <= response.status < 300 or response.streaming:
+        return False
+    content_type = (response.content_type or "").lstrip().lower()
+    return content_type.startswith(_HTML_TYPES)
 
 
 def _compile(patterns: Sequence[str], field: str) -> re.Pattern[str] | None:
@@ -158,10 +188,7 @@ class PageviewRules:
 
         ``excluded``: :meth:`request_excluded` of this request, when already known.
         """
-        if not 200 <= response.status < 300 or response.streaming:
-            return False
-        content_type = (response.content_type or "").lstrip().lower()
-        if not content_type.startswith(_HTML_TYPES):
+        if not is_page_response(response):
             return False
         return not (self.request_excluded(request) if excluded is None else excluded)
 
@@ -177,24 +204,37 @@ class PageviewRules:
     def request_excluded(self, request: RequestView) -> bool:
         """The rules that read the request alone: method, paths, partial loads, fetch
         metadata (``Sec-Fetch-Dest``/``Sec-Fetch-Mode``), prefetches, bots."""
-        if request.method != "GET":
-            return True
+        return self.exclusion(request) is not None
+
+    def exclusion(self, request: RequestView, *, visitor_only: bool = False) -> str | None:
+        """Why the request alone is not a page view (one of :data:`SKIP_REASONS`), or None.
+
+        ``visitor_only``: only the :data:`UNTRACKED_REASONS` (paths and bots), not the
+        ones that a real visitor's request can have (method, partial load, fetch
+        metadata, prefetch).
+        """
         path = request.path
-        if (
-            (self._static and path.startswith(self._static))
-            or (self._exclude is not None and self._exclude.search(path))
-            or (self._include is not None and not self._include.search(path))
-        ):
-            return True
+        if self._static and path.startswith(self._static):
+            return "static"
+        if self._exclude is not None and self._exclude.search(path):
+            return "excluded_path"
+        if self._include is not None and not self._include.search(path):
+            return "not_included"
         headers = request.headers
-        # A plain dict of headers without any fetch-mode header skips both checks.
-        if not (isinstance(headers, dict) and FETCH_MODE_HEADERS.isdisjoint(headers)) and (
-            is_partial_page_request(headers)
-            or is_not_document_load(headers)
-            or is_prefetch(headers)
-        ):
-            return True
-        return self._bots is not None and self._bots.is_bot(headers.get("user-agent") or "")
+        if not visitor_only:
+            if request.method != "GET":
+                return "method"
+            # A plain dict of headers without any fetch-mode header skips these checks.
+            if not (isinstance(headers, dict) and FETCH_MODE_HEADERS.isdisjoint(headers)):
+                if is_partial_page_request(headers):
+                    return "partial"
+                if is_not_document_load(headers):
+                    return "not_document"
+                if is_prefetch(headers):
+                    return "prefetch"
+        if self._bots is not None and self._bots.is_bot(headers.get("user-agent") or ""):
+            return "bot"
+        return None
 
     def is_pageview(
         self, request: RequestView, response: ResponseView, *, excluded: bool | None = None

@@ -58,7 +58,13 @@ from posthog_web.identity import (
     sanitize_header,
     usable_distinct_id,
 )
-from posthog_web.pageviews import CAMPAIGN_PARAMS, PageviewRules, RequestProperties
+from posthog_web.pageviews import (
+    CAMPAIGN_PARAMS,
+    UNTRACKED_REASONS,
+    PageviewRules,
+    RequestProperties,
+    is_page_response,
+)
 from posthog_web.privacy import (
     PROP_COOKIELESS_MODE,
     CookielessMode,
@@ -268,6 +274,7 @@ class Tracker:
         self._identified: OrderedDict[str, bytes] = OrderedDict()
         self._warned_ids: OrderedDict[str, None] = OrderedDict()
         self._lock = threading.Lock()
+        self._skipped: dict[str, int] = {}
 
     # --- the request lifecycle --------------------------------------------------------
 
@@ -375,6 +382,8 @@ class Tracker:
         if pageview is None:
             pageview = self._rules.is_pageview(ctx.request, response)
         if not (ctx.page_requested or pageview):
+            if is_page_response(response):
+                self._note_skipped(ctx.request)
             return
         # The title: page(name), else pageview_properties(name), else the HTML <title>.
         title = ctx.page_name or ctx.pageview_name
@@ -384,6 +393,35 @@ class Tracker:
         if ctx.page_properties:
             properties = {**properties, **ctx.page_properties}
         self._send_pageview(ctx, title, properties, route=route, view=view, route_name=route_name)
+
+    def stats(self) -> dict[str, Any]:
+        """This process's counters: ``{"skipped": {reason: count}}``.
+
+        ``skipped`` counts the HTML pages (2xx, not streamed) that were not recorded as
+        page views, by reason: ``"bot"``, ``"excluded_path"``, ``"not_included"``,
+        ``"static"``, ``"method"``, ``"partial"``, ``"not_document"``, ``"prefetch"`` or
+        ``"record_pageview"`` (the user predicate said no).
+        """
+        with self._lock:
+            return {"skipped": dict(self._skipped)}
+
+    def untracked(self, ctx: RequestContext) -> bool:
+        """A bot or a path the rules exclude: no cookie and no per-visitor bootstrap.
+
+        The view's own ``login()``, ``logout()`` or ``page()`` still set their cookies.
+        """
+        untracked = ctx.untracked
+        if untracked is None:
+            reason = self._rules.exclusion(ctx.request, visitor_only=True)
+            untracked = ctx.untracked = reason in UNTRACKED_REASONS
+        return untracked
+
+    def per_visitor(self, ctx: RequestContext, cookies: Sequence[SetCookie]) -> bool:
+        """Whether this response is one visitor's (cookies set, or a bootstrap rendered).
+
+        Such a response gets :func:`~posthog_web.caching.private_cache_headers`.
+        """
+        return bool(cookies) or ctx.bootstrapped
 
     def request_excluded(self, request: RequestView) -> bool:
         """The rules that read the request alone (method, path, headers, bot) say no."""
@@ -411,6 +449,9 @@ class Tracker:
             return []
         if ctx.opted_out:
             return self._forget_cookies(ctx)
+        # The view's own login(), logout() or page() is tracking it asked for.
+        if not (ctx.explicit_identity or ctx.page_requested) and self.untracked(ctx):
+            return []
         cookie, session = ctx.set_cookie, ctx.set_session
         if (cookie is None and session is None) or not self._cookies:
             return []
@@ -457,13 +498,18 @@ class Tracker:
     def posthog_js(self, ctx: RequestContext) -> PostHogJS | None:
         """What a page needs to continue this visitor in posthog-js (see the snippet).
 
-        None for an opted-out visitor: posthog-js then keeps its own opt-out.
+        None for an opted-out visitor: posthog-js then keeps its own opt-out. A bot or an
+        excluded path (:meth:`untracked`) gets posthog-js without a bootstrap, the same
+        for every visitor; otherwise the response is marked private (:meth:`per_visitor`).
         """
         config = self._posthog_js
         if not ctx.resolved:
             self.resolve(ctx)
         if ctx.opted_out or config is None:
             return None
+        if self.untracked(ctx):
+            return config  # the same page for every bot: nothing per visitor to cache
+        ctx.bootstrapped = True
         bootstrap: dict[str, Any] = {
             "distinctID": self.distinct_id(ctx),
             "isIdentifiedID": self.is_identified(ctx),
@@ -777,6 +823,15 @@ class Tracker:
             self._identified.move_to_end(distinct_id)
             while len(self._identified) > _IDENTIFY_CACHE_SIZE:
                 self._identified.popitem(last=False)
+
+    def _note_skipped(self, request: RequestView) -> None:
+        reason = self._rules.exclusion(request) or "record_pageview"
+        with self._lock:
+            self._skipped[reason] = self._skipped.get(reason, 0) + 1
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug(
+                "posthog-web: no page view for %s %s: %s", request.method, request.path, reason
+            )
 
     def _warn_illegal(self, distinct_id: object, exc: Exception) -> None:
         key = repr(distinct_id)[:100]

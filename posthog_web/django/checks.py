@@ -8,6 +8,9 @@
 - ``posthog_web.W001`` no API key: the integration is disabled, nothing is sent
 - ``posthog_web.W002`` the app is installed but the middleware is not in ``MIDDLEWARE``
 - ``posthog_web.W003`` (logged by the middleware) the middleware runs without the app
+- ``posthog_web.W004`` ``POSTHOG_JS_SRC`` points into ``STATIC_URL`` but no static files
+  finder has the file
+- ``posthog_web.I001`` where events go (PostHog's host, the local inbox, or nowhere)
 """
 
 from __future__ import annotations
@@ -20,7 +23,15 @@ from django.conf import settings
 from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
 
-__all__ = ["check_middleware", "check_settings", "register"]
+from posthog_web.fallback import PLACEHOLDER_API_KEY
+
+__all__ = [
+    "check_destination",
+    "check_middleware",
+    "check_posthog_js_file",
+    "check_settings",
+    "register",
+]
 
 MIDDLEWARE_PATH = "posthog_web.django.PostHogMiddleware"
 _MIDDLEWARE_PATHS = (MIDDLEWARE_PATH, "posthog_web.django.middleware.PostHogMiddleware")
@@ -63,6 +74,72 @@ def check_settings(
     return found
 
 
+def check_destination(
+    app_configs: Sequence[Any] | None = None, **kwargs: Any
+) -> list[checks.CheckMessage]:
+    """Say where events go (an Info): visible whatever the app's ``LOGGING`` is."""
+    from posthog_web.django import conf
+
+    try:
+        config = conf.build(quiet=True)
+    except ImproperlyConfigured:
+        return []  # check_settings reports it
+    tracker = config.tracker
+    if tracker is None:
+        message = "nothing is sent: no API_KEY (see posthog_web.W001)"
+    else:
+        if config.owns_client:
+            tracker.client.shutdown(timeout=1.0)
+        client = tracker.client
+        if client.disabled:
+            message = "nothing is sent: POSTHOG_WEB['DISABLED'] is True"
+        elif client.api_key == PLACEHOLDER_API_KEY:
+            message = (
+                f"events go to the local inbox at {client.host} (start it with `posthog-web inbox`)"
+            )
+        else:
+            message = f"events go to {client.host}"
+    return [checks.Info(f"posthog-web: {message}.", id="posthog_web.I001")]
+
+
+def check_posthog_js_file(
+    app_configs: Sequence[Any] | None = None, **kwargs: Any
+) -> list[checks.CheckMessage]:
+    """Warn when the snippet's posthog-js is a static file that no finder can find."""
+    from django.apps import apps
+
+    from posthog_web.django import conf
+
+    static_url = getattr(settings, "STATIC_URL", None)
+    if not static_url or not apps.is_installed("django.contrib.staticfiles"):
+        return []
+    raw = conf.user_settings()
+    if conf.problems(raw):
+        return []  # check_settings reports them
+    try:
+        options = conf.tracker_options({**conf.DEFAULTS, **raw})
+    except (TypeError, ValueError):
+        return []
+    src = options.posthog_js_src
+    if not src.startswith(static_url):
+        return []
+    from django.contrib.staticfiles import finders
+
+    name = src[len(static_url) :].split("?", 1)[0]
+    if finders.find(name):
+        return []
+    return [
+        checks.Warning(
+            f"POSTHOG_JS_SRC is {src!r}, but no static files finder has {name!r}: "
+            "{% posthog_snippet %} would load a 404 and posthog-js would not start.",
+            hint="Copy node_modules/posthog-js/dist/array.full.js to "
+            f"<a STATICFILES_DIRS directory>/{name}, or set POSTHOG_JS_SRC (docs/browser.md). "
+            "Not using the snippet? Add 'posthog_web.W004' to SILENCED_SYSTEM_CHECKS.",
+            id="posthog_web.W004",
+        )
+    ]
+
+
 def check_middleware(
     app_configs: Sequence[Any] | None = None, **kwargs: Any
 ) -> list[checks.CheckMessage]:
@@ -94,3 +171,5 @@ def register() -> None:
     """Register the checks (called from the app's ``ready()``)."""
     checks.register(check_settings, "posthog_web")
     checks.register(check_middleware, "posthog_web")
+    checks.register(check_destination, "posthog_web")
+    checks.register(check_posthog_js_file, "posthog_web")

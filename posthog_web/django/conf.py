@@ -13,6 +13,7 @@ import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
@@ -21,7 +22,7 @@ from django.dispatch import receiver
 from django.utils.module_loading import import_string
 
 from posthog_web import recording
-from posthog_web.client import DEFAULT_HOST, Client
+from posthog_web.client import DEFAULT_HOST, Client, normalize_host
 from posthog_web.fallback import (
     LOCAL_INBOX_URL,
     PLACEHOLDER_API_KEY,
@@ -369,6 +370,7 @@ def _client(conf: Mapping[str, Any], quiet: bool) -> tuple[Client | None, bool, 
             )
         return given, False, None
     api_key, host = api_key_and_host(conf)
+    _check_host(host, bool(conf["ALLOW_INSECURE_HTTP"]))
     disabled = conf["DISABLED"]
     if api_key is None and not disabled:
         # api_key_and_host() already applied the DEBUG rule; a loopback HOST is an inbox too.
@@ -397,6 +399,25 @@ def _client(conf: Mapping[str, Any], quiet: bool) -> tuple[Client | None, bool, 
     return client, True, None
 
 
+def _check_host(host: str, allow_insecure_http: bool) -> None:
+    # Before the API key rules: a HOST without a scheme is a mistake to name, not a
+    # reason to say "no API_KEY".
+    parts = urlsplit(host.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ImproperlyConfigured(
+            f"POSTHOG_WEB['HOST'] (or POSTHOG_HOST) must be an http(s) URL such as "
+            f"{DEFAULT_HOST!r} or {LOCAL_INBOX_URL!r}, not {host!r}"
+        )
+    try:
+        normalize_host(
+            host,
+            allow_insecure_http=allow_insecure_http,
+            insecure_hint="set POSTHOG_WEB['ALLOW_INSECURE_HTTP'] = True",
+        )
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"POSTHOG_WEB['HOST']: {exc}") from None
+
+
 _lock = threading.Lock()
 _config: PostHogConfig | None = None
 
@@ -415,6 +436,14 @@ def get_config() -> PostHogConfig:
                     # `manage.py check` reports the details; requests go on untracked.
                     logger.error("posthog-web is disabled: %s", exc)
                     config = _broken(f"PostHog is disabled: {exc}")
+                else:
+                    if config.tracker is None and config.disabled_reason:
+                        # A warning, not the info line: a usual LOGGING shows it.
+                        logger.warning(
+                            "posthog-web: %s; set POSTHOG_WEB['API_KEY'] (or DEBUG=True for "
+                            "the local inbox, DISABLED=True to silence this)",
+                            config.disabled_reason,
+                        )
                 _config = config
     return config
 

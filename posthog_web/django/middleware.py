@@ -22,6 +22,7 @@ from django.http.response import HttpResponseBase
 from django.utils.functional import SimpleLazyObject, empty
 
 from posthog_web._guard import guarded
+from posthog_web.caching import private_cache_headers
 from posthog_web.context import NoopHelper, RequestContext, bind, unbind
 from posthog_web.django.conf import PostHogConfig, get_config
 from posthog_web.tracker import Tracker
@@ -382,9 +383,16 @@ class PostHogMiddleware:
                 route_name=route_name,
                 pageview=verdict,
             )
-            for cookie in tracker.response_cookies(ctx):
+            cookies = tracker.response_cookies(ctx)
+            for cookie in cookies:
                 if cookie.name not in response.cookies:  # else the view set it itself
                     _set_cookie(response, cookie)
+            if tracker.per_visitor(ctx, cookies):
+                cache_control, vary = private_cache_headers(
+                    response.get("Cache-Control"), response.get("Vary")
+                )
+                response["Cache-Control"] = cache_control
+                response["Vary"] = vary
 
 
 def _set_cookie(response: HttpResponseBase, cookie: SetCookie) -> None:

@@ -30,9 +30,14 @@ def test_a_good_configuration_passes(settings: Any) -> None:
 
 
 def test_test_settings_pass_manage_py_check() -> None:
-    out = StringIO()
-    call_command("check", stdout=out)
-    assert "no issues" in out.getvalue()
+    # The one message is the Info saying where events go (issue 13, item 8).
+    out, err = StringIO(), StringIO()
+    call_command("check", stdout=out, stderr=err)
+    report = out.getvalue() + err.getvalue()
+    assert "System check identified 1 issue" in report
+    assert "(posthog_web.I001) posthog-web: nothing is sent: POSTHOG_WEB['DISABLED']" in report
+    assert "WARNINGS" not in report
+    assert "ERRORS" not in report
 
 
 def test_not_a_dict(settings: Any) -> None:

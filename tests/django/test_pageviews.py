@@ -71,12 +71,19 @@ def test_cookie_domain_and_the_opt_out_expiry(posthog: Harness, client: Client) 
 def test_anonymous_visitor_gets_no_vary_cookie_and_no_session(
     posthog: Harness, client: Client
 ) -> None:
+    # The first response sets the new anonymous cookie, so it varies on Cookie and is
+    # private (issue 13, item 6); reading the session adds nothing to that.
+    first = client.get("/")
+    assert first.get("Vary") == "Cookie"
+    assert first.get("Cache-Control") == "private"
+    assert "sessionid" not in first.cookies
     for _ in range(2):
         response = client.get("/")
         assert "Cookie" not in response.get("Vary", "")
+        assert "Cache-Control" not in response
         assert "sessionid" not in response.cookies
     assert Session.objects.count() == 0
-    assert len(posthog.pageviews()) == 2
+    assert len(posthog.pageviews()) == 3
 
 
 @pytest.mark.parametrize("path", ["/session/", "/user/"])
@@ -100,8 +107,11 @@ async def test_async_view_that_uses_the_user_varies_on_cookie(
 async def test_async_view_under_async_client(posthog: Harness, async_client: AsyncClient) -> None:
     response = await async_client.get("/async/", headers={"user-agent": BROWSER_UA})
     assert response.status_code == 200
-    assert "Cookie" not in response.get("Vary", "")
-    [event] = posthog.pageviews()
+    # Only the new cookie makes it vary on Cookie: reading the user did not.
+    assert response.get("Vary") == "Cookie"
+    again = await async_client.get("/async/", headers={"user-agent": BROWSER_UA})
+    assert "Cookie" not in again.get("Vary", "")
+    [event, _] = posthog.pageviews()
     assert event["distinct_id"] == anon_id_of(response)
     assert event["properties"]["title"] == "t"
     assert event["properties"]["route_name"] == "async-home"

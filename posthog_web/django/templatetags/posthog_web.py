@@ -1,9 +1,9 @@
 """``{% load posthog_web %}{% posthog_snippet %}``: posthog-js continuing the server's visitor.
 
-Put the tag in ``<head>``. It needs ``request`` in the template context (the
-``django.template.context_processors.request`` context processor) and renders nothing
-for requests PostHogMiddleware does not track. Keyword arguments are those of
-:func:`posthog_web.snippet.posthog_snippet`, e.g.
+Put the tag in ``<head>``. It reads ``request`` from the template context when there
+is one, else the current request (:func:`posthog_web.current`), so the ``request``
+context processor is not needed; it renders nothing outside PostHogMiddleware. Keyword
+arguments are those of :func:`posthog_web.snippet.posthog_snippet`, e.g.
 ``{% posthog_snippet nonce=request.csp_nonce capture_pageview=True %}``.
 """
 
