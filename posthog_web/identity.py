@@ -319,9 +319,7 @@ class CookieSigner:
                 return None
             identify_tag = parts[6]
         tags = tuple(retired[i : i + _TAG_LENGTH] for i in range(0, len(retired), _TAG_LENGTH))
-        return AnonymousCookie(
-            anon_id.lower(), linked_anon, linked_user, tags, user, identify_tag
-        )
+        return AnonymousCookie(anon_id.lower(), linked_anon, linked_user, tags, user, identify_tag)
 
     def new(self, retired: Sequence[str] = ()) -> AnonymousCookie:
         """A fresh cookie with a new UUIDv7 anonymous id."""

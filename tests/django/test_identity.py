@@ -11,6 +11,7 @@ from django.test import AsyncClient, Client
 
 import posthog_web
 from posthog_web.context import NoopHelper
+from posthog_web.django import conf
 from posthog_web.events import is_uuid7, uuid7, uuid7_at
 from tests.django.conftest import Harness
 from tests.django.helpers import COOKIE, anon_id_of, posthog_js_cookie
@@ -74,6 +75,28 @@ def test_identify_is_resent_only_when_properties_change(
     ada.email = "ada@lovelace.example"
     ada.save()
     client.get("/")
+    identifies = posthog.events("$identify")
+    assert [e["$set"]["email"] for e in identifies] == ["ada@example.com", "ada@lovelace.example"]
+
+
+def test_one_identify_per_browser_whichever_worker_serves_it(
+    posthog: Harness, client: Client, ada: User
+) -> None:
+    # Issue 13 item 5: gunicorn -w 2 sent one $identify per worker. conf.reset() builds
+    # a new tracker with an empty process memory, as the second worker has.
+    client.force_login(ada)
+    client.get("/")
+    conf.reset()
+    client.get("/pricing/")
+    conf.reset()
+    client.get("/")
+    assert [e["$set"]["email"] for e in posthog.events("$identify")] == ["ada@example.com"]
+    ada.email = "ada@lovelace.example"
+    ada.save()
+    conf.reset()
+    client.get("/")
+    conf.reset()
+    client.get("/pricing/")
     identifies = posthog.events("$identify")
     assert [e["$set"]["email"] for e in identifies] == ["ada@example.com", "ada@lovelace.example"]
 
