@@ -57,6 +57,8 @@ class RequestContext:
     remembered_user: str | None = None
     # user_id is that remembered user (no framework user or login() set it).
     user_remembered: bool = False
+    # The framework said who the user is (set_user), anonymous included: it decides.
+    user_set: bool = False
     # posthog-js's cookie holds an id a logout retired on this browser (or that it
     # identified as someone else): the snippet clears posthog-js before init.
     reset_posthog_js: bool = False

@@ -334,7 +334,7 @@ class Tracker:
         ctx.own_cookie = own
         if self._remember and own is not None and own.user:
             ctx.remembered_user = own.user
-            if ctx.user_id is None and not ctx.explicit_identity:
+            if not ctx.user_set and not ctx.explicit_identity:
                 ctx.user_id, ctx.user_remembered = own.user, True
         ctx.session_id = session_id
         ctx.window_id = window_id
@@ -353,12 +353,13 @@ class Tracker:
         An id PostHog treats as illegal is never sent: the request stays anonymous and a
         warning is logged. ``person_properties`` are sent with ``$identify`` only when
         they differ from the last ones sent for this user from this browser (the
-        anonymous cookie keeps a digest) or by this process. None keeps a user that
-        ``login()`` remembered in the cookie (``remember_login``).
+        anonymous cookie keeps a digest) or by this process. The framework's answer,
+        None included, wins over a user ``login()`` remembered (``remember_login``).
         """
+        ctx.user_set = True
+        ctx.user_remembered = False
         if distinct_id is None:
-            ctx.user_id = ctx.remembered_user
-            ctx.user_remembered = ctx.user_id is not None
+            ctx.user_id = None
             return
         try:
             validate_distinct_id(distinct_id)
@@ -367,7 +368,6 @@ class Tracker:
             ctx.user_id = None
             return
         ctx.user_id = distinct_id
-        ctx.user_remembered = False
         if person_properties is not None:
             self._identify_if_changed(ctx, dict(person_properties))
 

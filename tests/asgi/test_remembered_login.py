@@ -35,8 +35,12 @@ def signed_in(request: Request, posthog: PostHog) -> None:
         posthog.login("ada", {"plan": request.headers.get(PROFILE_HEADER, "free")})
 
 
-def shop(client: Client, **options: Any) -> FastAPI:
-    """One app instance (one worker): its own client, tracker and process memory."""
+def shop(client: Client, *, auth_middleware: bool = False, **options: Any) -> FastAPI:
+    """One app instance (one worker): its own client, tracker and process memory.
+
+    ``auth_middleware``: Starlette's AuthenticationMiddleware sets ``scope["user"]``
+    (``X-User: <name>``) on every request, as well as the dependency.
+    """
     app = FastAPI()
 
     @app.get("/", response_class=HTMLResponse, dependencies=[Depends(signed_in)])
@@ -61,7 +65,8 @@ def shop(client: Client, **options: Any) -> FastAPI:
         posthog.logout()
         return PlainTextResponse("ok")
 
-    app.add_middleware(AuthenticationMiddleware, backend=HeaderBackend())
+    if auth_middleware:
+        app.add_middleware(AuthenticationMiddleware, backend=HeaderBackend())
     options.setdefault("secret_key", SECRET)
     app.add_middleware(PostHogMiddleware, client=client, **options)
     return app
@@ -170,16 +175,22 @@ def test_a_remembered_login_attributes_routes_without_the_dependency(
     assert ids[3] not in ("grace", "linus", ids[0])  # a new anonymous id after logout
 
 
-def test_the_framework_user_wins_over_a_remembered_one(client: Client, inbox: InboxServer) -> None:
-    browser = Browser(shop(client))
+def test_an_authentication_middleware_decides_over_a_remembered_user(
+    client: Client, inbox: InboxServer
+) -> None:
+    browser = Browser(shop(client, auth_middleware=True))
     browser.jar.clear()
     try:
         browser.get("/login/grace")
-        page = browser.get("/open", **{"x-user": "bob"})
+        bob = browser.get("/open?n=0", **{"x-user": "bob"})
+        nobody = browser.get("/open?n=1")  # the middleware says: not authenticated
     finally:
         browser.close()
-    assert '"distinctID":"bob"' in page
-    assert [v["distinct_id"] for v in pageviews(client, inbox)] == ["bob"]
+    assert '"distinctID":"bob"' in bob
+    assert '"isIdentifiedID":false' in nobody
+    ids = [v["distinct_id"] for v in pageviews(client, inbox)]
+    assert ids[0] == "bob"
+    assert ids[1] not in ("bob", "grace")
 
 
 @pytest.mark.parametrize(

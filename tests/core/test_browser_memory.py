@@ -152,11 +152,17 @@ def test_a_remembered_user_needs_login_and_ends_with_logout(client: Client) -> N
     ctx = tracker.start(make_request(cookies=dict(jar)))
     assert ctx.helper.distinct_id == "ada"
     assert ctx.helper.is_identified
-    tracker.set_user(ctx, None)  # a framework saying "anonymous" does not forget her
-    assert ctx.helper.distinct_id == "ada"
     tracker.set_user(ctx, "bob")  # a framework user wins
     assert ctx.helper.distinct_id == "bob"
     assert tracker.response_cookies(ctx) == []  # ...without rewriting the cookie
+    # A framework that knows the request is anonymous (an auth middleware) decides too.
+    ctx = tracker.start(make_request(cookies=dict(jar)))
+    tracker.set_user(ctx, None)
+    assert not ctx.helper.is_identified
+    assert ctx.helper.distinct_id != "ada"
+    assert tracker.response_cookies(ctx) == []  # the remembered user stays for later
+    ctx = tracker.start(make_request(cookies=dict(jar)))
+    assert ctx.helper.distinct_id == "ada"
     ctx = tracker.start(make_request(cookies=dict(jar)))
     tracker.logout(ctx)
     cookies_after(tracker, ctx, jar)
