@@ -16,6 +16,7 @@ from fastapi.responses import HTMLResponse, PlainTextResponse
 from fastapi.testclient import TestClient
 from starlette.middleware.authentication import AuthenticationMiddleware
 
+import posthog_web
 from posthog_web import Client
 from posthog_web.asgi import PostHogMiddleware
 from posthog_web.fastapi import PostHog
@@ -85,7 +86,7 @@ def second_client(inbox: InboxServer) -> Iterator[Client]:
 class Browser:
     """One cookie jar; each request may land on a different app instance."""
 
-    def __init__(self, *apps: FastAPI) -> None:
+    def __init__(self, *apps: Any) -> None:
         self.clients = [TestClient(app, headers=BROWSER) for app in apps]
         self.jar: dict[str, str] = {"app_session": "ada"}
 
@@ -130,6 +131,38 @@ def test_login_on_every_request_sends_one_identify_across_two_workers(
     finally:
         browser.close()
     assert {v["distinct_id"] for v in pageviews(client, inbox)} == {"ada"}
+
+
+def datasette_like(client: Client) -> PostHogMiddleware:
+    """A plain ASGI app (no Starlette) whose auth logs the user in on every request."""
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        while (await receive()).get("more_body"):
+            pass
+        posthog_web.current().login("ada", {"plan": "free"})
+        css = scope["path"].endswith(".css")
+        kind = b"text/css" if css else b"text/html; charset=utf-8"
+        await send(
+            {"type": "http.response.start", "status": 200, "headers": [(b"content-type", kind)]}
+        )
+        await send({"type": "http.response.body", "body": b"h1{}" if css else b"<title>t</title>"})
+
+    return PostHogMiddleware(app, client=client, secret_key=SECRET)
+
+
+def test_a_plain_asgi_app_logging_in_on_every_request_identifies_once(
+    client: Client, second_client: Client, inbox: InboxServer
+) -> None:
+    browser = Browser(datasette_like(client), datasette_like(second_client))
+    try:
+        for worker in (0, 1, 0, 1):
+            browser.get(f"/db/table{worker}", worker)
+            browser.get("/-/static/app.css", 1 - worker)
+    finally:
+        browser.close()
+    assert second_client.flush(timeout=10)
+    assert identifies(client, inbox) == ["free"]
+    assert len(pageviews(client, inbox)) == 4
 
 
 def test_each_browser_identifies_once_even_without_shared_process_memory(
