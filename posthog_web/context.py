@@ -53,9 +53,8 @@ class RequestContext:
     anon_used: bool = False
     # The anonymous cookie to write on the response, when it changed.
     set_cookie: AnonymousCookie | None = None
-    # The user a login() remembered in the anonymous cookie (remember_login).
-    remembered_user: str | None = None
-    # user_id is that remembered user (no framework user or login() set it).
+    # user_id is the user a login() remembered in the anonymous cookie (remember_login):
+    # no framework user or login() in this request set it.
     user_remembered: bool = False
     # The framework said who the user is (set_user), anonymous included: it decides.
     user_set: bool = False

@@ -332,10 +332,14 @@ class Tracker:
         anonymous = resolve_anonymous(header_id, posthog_js, own, self._signer)
         ctx.anonymous = anonymous
         ctx.own_cookie = own
-        if self._remember and own is not None and own.user:
-            ctx.remembered_user = own.user
-            if not ctx.user_set and not ctx.explicit_identity:
-                ctx.user_id, ctx.user_remembered = own.user, True
+        if (
+            self._remember
+            and own is not None
+            and own.user
+            and not ctx.user_set
+            and not ctx.explicit_identity
+        ):
+            ctx.user_id, ctx.user_remembered = own.user, True
         ctx.session_id = session_id
         ctx.window_id = window_id
         ctx.anon_id = anonymous.anon_id
@@ -564,7 +568,6 @@ class Tracker:
             own = self._writable_cookie(ctx)
             if own.user != distinct_id:
                 ctx.set_cookie = replace(own, user=distinct_id)
-            ctx.remembered_user = distinct_id
         if properties is not None:
             self._identify_if_changed(ctx, properties)
 
@@ -573,7 +576,7 @@ class Tracker:
         if not ctx.resolved:
             self.resolve(ctx)
         cookie = plan_logout(ctx.set_cookie or ctx.own_cookie, ctx.anonymous, self._signer)
-        ctx.user_id = ctx.remembered_user = None
+        ctx.user_id = None
         ctx.user_remembered = False
         ctx.explicit_identity = True
         ctx.own_cookie = ctx.set_cookie = cookie
