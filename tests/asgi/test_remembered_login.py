@@ -19,7 +19,9 @@ from starlette.middleware.authentication import AuthenticationMiddleware
 import posthog_web
 from posthog_web import Client
 from posthog_web.asgi import PostHogMiddleware
+from posthog_web.events import uuid7
 from posthog_web.fastapi import PostHog
+from posthog_web.identity import AnonymousCookie, CookieSigner
 from posthog_web.inbox import InboxServer
 from posthog_web.snippet import posthog_snippet
 from tests.asgi.apps import HeaderBackend
@@ -242,3 +244,20 @@ def test_no_remembered_login_when_off_or_unsigned(
     assert '"isIdentifiedID":false' in page
     [view] = pageviews(client, inbox)
     assert view["distinct_id"] != "grace"
+
+
+def test_only_a_cookie_signed_with_the_secret_names_a_user(
+    client: Client, inbox: InboxServer
+) -> None:
+    browser = Browser(shop(client))
+    browser.jar.clear()
+    try:
+        for n, secret in enumerate(("guessed-secret", SECRET)):
+            cookie = AnonymousCookie(uuid7(), user="grace")
+            browser.jar["ph_web_id"] = CookieSigner(secret).dumps(cookie)
+            browser.get(f"/open?n={n}")
+    finally:
+        browser.close()
+    forged, signed = [v["distinct_id"] for v in pageviews(client, inbox)]
+    assert forged != "grace"
+    assert signed == "grace"  # which is why the secret must stay secret
