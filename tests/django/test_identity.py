@@ -15,6 +15,8 @@ from posthog_web.django import conf
 from posthog_web.events import is_uuid7, uuid7, uuid7_at
 from tests.django.conftest import Harness
 from tests.django.helpers import COOKIE, anon_id_of, posthog_js_cookie
+from tests.django.test_snippet import get, init_of
+from tests.django.test_snippet import run as snippet_page
 
 pytestmark = pytest.mark.django_db
 
@@ -378,3 +380,28 @@ def test_logout_retires_the_posthog_js_id(
     ]
     assert aliases == [(str(ada.pk), device), (str(bob.pk), fresh)]
     assert posthog.pageviews()[-1]["distinct_id"] == fresh
+
+
+def test_after_a_logout_the_next_snippet_resets_posthog_js(
+    posthog: Harness, client: Client, ada: User
+) -> None:
+    # Issue 13 item 4: posthog-js holds Ada (identified) and her session; the logout is a
+    # redirect that no posthog-js sees. The next page with the snippet resets it first.
+    old_session = uuid7()
+    now = int(time.time() * 1000)
+    client.cookies[JS_COOKIE] = posthog_js_cookie(
+        distinct_id=str(ada.pk), **{"$user_state": "identified", "$sesid": [now, old_session, now]}
+    )
+    log_in(client, "ada", "pw-ada")
+    page = snippet_page(get(**{k: v.value for k, v in client.cookies.items()}))
+    assert "Max-Age=0" not in page.content.decode()  # posthog-js holds the server's visitor
+    client.post("/logout/")
+    page = snippet_page(get(**{k: v.value for k, v in client.cookies.items()}))
+    html = page.content.decode()
+    assert f'("{JS_COOKIE}","ph_phc_test_")' in html
+    assert html.index("Max-Age=0") < html.index("posthog.init(")
+    _, options = init_of(html)
+    bootstrap = options["bootstrap"]
+    assert bootstrap["distinctID"] not in (str(ada.pk), None)
+    assert bootstrap["isIdentifiedID"] is False
+    assert bootstrap["sessionID"] != old_session
