@@ -53,6 +53,17 @@ class RequestContext:
     anon_used: bool = False
     # The anonymous cookie to write on the response, when it changed.
     set_cookie: AnonymousCookie | None = None
+    # user_id is the user a login() remembered in the anonymous cookie (remember_login):
+    # no framework user or login() in this request set it.
+    user_remembered: bool = False
+    # The framework said who the user is (set_user), anonymous included: it decides.
+    user_set: bool = False
+    # posthog-js's cookie holds an id a logout retired on this browser (or that it
+    # identified as someone else): the snippet clears posthog-js before init.
+    reset_posthog_js: bool = False
+    # posthog-js's cookie: its id and whether posthog-js identified it.
+    browser_id: str | None = None
+    browser_identified: bool = False
     # login() or logout() ran in this request: it wins over the framework's user.
     explicit_identity: bool = False
     page_requested: bool = False

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from posthog_web.context import RequestHelper, current
+from posthog_web.identity import posthog_cookie_name
 
 if TYPE_CHECKING:
     from posthog_web.client import Client
@@ -60,6 +61,20 @@ _LOADER = (
     "posthog.init({token},{options});"
 )
 
+# posthog.reset() before posthog-js loads: its cookie expired on this host and on every
+# parent domain (cross_subdomain_cookie writes it on the site's registrable domain),
+# and its localStorage and sessionStorage entries removed, so init() starts from the
+# bootstrap alone and nothing of the previous visitor (id, session, $epp, initial
+# person info) survives. The opt-out entry (``__ph_opt_in_out_``) is kept.
+_RESET = (
+    "!function(n,x){{var h=location.hostname.split('.'),i;"
+    "for(i=0;i<h.length;i++)document.cookie=n+'=;Max-Age=0;path=/;domain='+h.slice(i).join('.');"
+    "document.cookie=n+'=;Max-Age=0;path=/';"
+    "['localStorage','sessionStorage'].forEach(function(t){{try{{var s=window[t],k;"
+    "for(k=s.length-1;k>=0;k--)if((s.key(k)||'').indexOf(x)===0)s.removeItem(s.key(k))"
+    "}}catch(e){{}}}})}}({name},{prefix});"
+)
+
 
 class SafeHTML(str):
     """Markup that Django and Jinja2 templates insert as is (it has ``__html__``)."""
@@ -83,15 +98,22 @@ def script_json(value: Any) -> str:
 
 @dataclass(frozen=True, slots=True)
 class PostHogJS:
-    """What a page needs to start posthog-js: the token, the script and the init options."""
+    """What a page needs to start posthog-js: the token, the script and the init options.
+
+    ``reset``: clear what posthog-js stored in this browser before ``init`` (its
+    ``reset()``), because it holds a visitor the server no longer continues.
+    """
 
     token: str
     script_src: str
     options: dict[str, Any] = field(default_factory=dict)
+    reset: bool = False
 
-    def with_bootstrap(self, bootstrap: dict[str, Any]) -> PostHogJS:
+    def with_bootstrap(self, bootstrap: dict[str, Any], *, reset: bool = False) -> PostHogJS:
         """A copy with ``bootstrap`` among the options (before the configured ones)."""
-        return PostHogJS(self.token, self.script_src, {"bootstrap": bootstrap, **self.options})
+        return PostHogJS(
+            self.token, self.script_src, {"bootstrap": bootstrap, **self.options}, reset
+        )
 
 
 def check_posthog_js_options(options: Any) -> None:
@@ -128,7 +150,13 @@ def posthog_js_config(options: Any, client: Client) -> PostHogJS | None:
 
 def render_snippet(config: PostHogJS, *, nonce: str | None = None) -> SafeHTML:
     """The ``<script>`` element that loads posthog-js and calls ``posthog.init``."""
-    script = (
+    script = ""
+    if config.reset:
+        name = posthog_cookie_name(config.token)
+        script = _RESET.format(
+            name=script_json(name), prefix=script_json(name.removesuffix("posthog"))
+        )
+    script += (
         _LOADER.replace("{src}", script_json(config.script_src))
         .replace("{token}", script_json(config.token))
         .replace("{options}", script_json(config.options))
@@ -189,5 +217,5 @@ def posthog_snippet(
         init["capture_pageview"] = bool(capture_pageview)
     if options:
         init.update(options)
-    config = PostHogJS(config.token, script_src or config.script_src, init)
+    config = PostHogJS(config.token, script_src or config.script_src, init, config.reset)
     return render_snippet(config, nonce=nonce)

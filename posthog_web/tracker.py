@@ -13,7 +13,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal
 
 from posthog_web.bots import POSTHOG_JS_BLOCKED_UAS, SERVER_BLOCKED_UAS, BotMatcher
@@ -46,6 +46,7 @@ from posthog_web.identity import (
     HEADER_WINDOW_ID,
     SOURCE_COOKIE,
     SOURCE_NEW,
+    AnonymousCookie,
     AnonymousIdentity,
     CookieSigner,
     is_opt_out,
@@ -152,6 +153,11 @@ class TrackerOptions:
         cookieless_mode: ``"off"``, ``"server_hash"`` (anonymous visitors sent as
             ``$posthog_cookieless`` for PostHog's daily hash) or ``"per_request"``
             (a fresh personless id per request); no cookie is set in either.
+        remember_login: after ``login(user_id)``, keep the user in the signed
+            anonymous-id cookie until ``logout()`` or the cookie's expiry, so requests
+            that do not call ``login()`` still belong to the user. Only with a
+            ``cookie_secret`` (an unsigned cookie is never trusted for a user). The
+            Django integration turns it off: Django's session knows the user.
     """
 
     exclude_paths: Sequence[str] = ()
@@ -182,6 +188,7 @@ class TrackerOptions:
     respect_gpc: bool = True
     respect_dnt: bool = False
     cookieless_mode: CookielessMode = "off"
+    remember_login: bool = True
 
     def __post_init__(self) -> None:
         for name in ("exclude_paths", "include_paths", "static_prefixes", "bot_user_agents"):
@@ -218,6 +225,7 @@ class TrackerOptions:
             "read_posthog_js_cookie",
             "filter_bots",
             "bot_pageviews",
+            "remember_login",
         ):
             if not isinstance(getattr(self, name), bool):
                 raise TypeError(f"{name} must be True or False")
@@ -260,6 +268,8 @@ class Tracker:
         self._privacy = PrivacyPolicy(options, CAMPAIGN_PARAMS)
         self._properties = RequestProperties(self._privacy.masker.mask)
         self._cookies = options.cookieless_mode == "off"
+        # Without a secret anyone could write a user id into the cookie.
+        self._remember = options.remember_login and self._cookies and bool(options.cookie_secret)
         api_key = _project_api_key(client)
         self._posthog_js_cookie = (
             posthog_cookie_name(api_key)
@@ -319,11 +329,25 @@ class Tracker:
             raw_window = headers.get(HEADER_WINDOW_ID)
             if raw_window is not None:
                 window_id = _uuid_header(raw_window, is_uuid)
-        if session_id is None and posthog_js is not None:
+        if posthog_js is not None and posthog_js.distinct_id is not None:
+            ctx.browser_id = posthog_js.distinct_id
+            ctx.browser_identified = posthog_js.identified
+            if own is not None and own.retired:
+                ctx.reset_posthog_js = self._signer.anon_tag(posthog_js.distinct_id) in own.retired
+        if session_id is None and posthog_js is not None and not ctx.reset_posthog_js:
+            # A retired posthog-js id's session is the previous visitor's, retired too.
             session_id = posthog_js.session_id
         anonymous = resolve_anonymous(header_id, posthog_js, own, self._signer)
         ctx.anonymous = anonymous
         ctx.own_cookie = own
+        if (
+            self._remember
+            and own is not None
+            and own.user
+            and not ctx.user_set
+            and not ctx.explicit_identity
+        ):
+            ctx.user_id, ctx.user_remembered = own.user, True
         ctx.session_id = session_id
         ctx.window_id = window_id
         ctx.anon_id = anonymous.anon_id
@@ -340,8 +364,12 @@ class Tracker:
 
         An id PostHog treats as illegal is never sent: the request stays anonymous and a
         warning is logged. ``person_properties`` are sent with ``$identify`` only when
-        they differ from the last ones sent for this user by this process.
+        they differ from the last ones sent for this user from this browser (the
+        anonymous cookie keeps a digest) or by this process. The framework's answer,
+        None included, wins over a user ``login()`` remembered (``remember_login``).
         """
+        ctx.user_set = True
+        ctx.user_remembered = False
         if distinct_id is None:
             ctx.user_id = None
             return
@@ -517,7 +545,10 @@ class Tracker:
         session_id = self.session_id(ctx)
         if session_id is not None:
             bootstrap["sessionID"] = session_id
-        return config.with_bootstrap(bootstrap)
+        reset = ctx.reset_posthog_js or (
+            ctx.browser_identified and ctx.browser_id != bootstrap["distinctID"]
+        )
+        return config.with_bootstrap(bootstrap, reset=reset)
 
     # --- identity ---------------------------------------------------------------------
 
@@ -525,7 +556,8 @@ class Tracker:
         """The distinct id of this request's events (mints the anonymous id on first use)."""
         if not ctx.resolved:
             self.resolve(ctx)
-        if ctx.user_id is None and ctx.refresh_user is not None:
+        if (ctx.user_id is None or ctx.user_remembered) and ctx.refresh_user is not None:
+            # A framework user appearing mid-request wins over a remembered one too.
             ctx.refresh_user()
         if ctx.user_id is not None:
             return ctx.user_id
@@ -544,7 +576,8 @@ class Tracker:
         """Whether this request's events belong to an identified person."""
         if not ctx.resolved:
             self.resolve(ctx)
-        if ctx.user_id is None and ctx.refresh_user is not None:
+        if (ctx.user_id is None or ctx.user_remembered) and ctx.refresh_user is not None:
+            # A framework user appearing mid-request wins over a remembered one too.
             ctx.refresh_user()
         return ctx.user_id is not None or ctx.anonymous.identified
 
@@ -573,16 +606,19 @@ class Tracker:
             )
             alias = False
         ctx.user_id = distinct_id
+        ctx.user_remembered = False
         ctx.explicit_identity = True
         if alias:
             assert anon_id is not None
             self._send_alias(ctx, distinct_id, anon_id)
         if cookie is not None:
             ctx.set_cookie = cookie
-        # An opted-out request sends nothing, so it must not count as sent either.
-        if properties is not None and not ctx.opted_out:
-            self._remember_identify(distinct_id, properties)
-            self._send_identify(ctx, distinct_id, properties, None)
+        if self._remember and not ctx.opted_out:
+            own = self._writable_cookie(ctx)
+            if own.user != distinct_id:
+                ctx.set_cookie = replace(own, user=distinct_id)
+        if properties is not None:
+            self._identify_if_changed(ctx, properties)
 
     def logout(self, ctx: RequestContext) -> None:
         """Forget the user and rotate the anonymous id (posthog-js ``reset()``)."""
@@ -590,6 +626,7 @@ class Tracker:
             self.resolve(ctx)
         cookie = plan_logout(ctx.set_cookie or ctx.own_cookie, ctx.anonymous, self._signer)
         ctx.user_id = None
+        ctx.user_remembered = False
         ctx.explicit_identity = True
         ctx.own_cookie = ctx.set_cookie = cookie
         ctx.anonymous = AnonymousIdentity(cookie.anon_id, SOURCE_COOKIE)
@@ -649,7 +686,7 @@ class Tracker:
         """Send ``$identify`` with person properties for this visitor."""
         distinct_id = self.distinct_id(ctx)
         if properties and ctx.user_id is not None and not ctx.opted_out:
-            self._remember_identify(distinct_id, properties)
+            self._remember_identify(ctx, distinct_id, _digest(properties))
         self._send_identify(ctx, distinct_id, properties, properties_once)
 
     def alias(self, ctx: RequestContext, alias: str) -> None:
@@ -800,29 +837,52 @@ class Tracker:
         return name is not None and is_opt_out(cookies.get(name))
 
     def _identify_if_changed(self, ctx: RequestContext, properties: dict[str, Any]) -> None:
+        """``$identify`` unless this browser (its cookie) or this process sent these already.
+
+        The cookie is what every worker shares; the process memory spares a second
+        ``$identify`` when the browser drops or refuses the cookie.
+        """
         if not ctx.resolved:
             self.resolve(ctx)
+        # An opted-out request sends nothing, so it must not count as sent either.
         if ctx.opted_out:
             return
         distinct_id = ctx.user_id
         assert distinct_id is not None
         digest = _digest(properties)
+        own = ctx.set_cookie or ctx.own_cookie
+        if (
+            self._cookies
+            and own is not None
+            and own.identify_tag == self._signer.identify_tag(distinct_id, digest)
+        ):
+            return
         with self._lock:
-            if self._identified.get(distinct_id) == digest:
-                self._identified.move_to_end(distinct_id)
-                return
-        self._remember_identify(distinct_id, properties, digest)
-        self._send_identify(ctx, distinct_id, properties, None)
+            sent = self._identified.get(distinct_id) == digest
+        self._remember_identify(ctx, distinct_id, digest)
+        if not sent:
+            self._send_identify(ctx, distinct_id, properties, None)
 
-    def _remember_identify(
-        self, distinct_id: str, properties: Mapping[str, Any], digest: bytes | None = None
-    ) -> None:
-        digest = digest or _digest(properties)
+    def _remember_identify(self, ctx: RequestContext, distinct_id: str, digest: bytes) -> None:
         with self._lock:
             self._identified[distinct_id] = digest
             self._identified.move_to_end(distinct_id)
             while len(self._identified) > _IDENTIFY_CACHE_SIZE:
                 self._identified.popitem(last=False)
+        if self._cookies:
+            tag = self._signer.identify_tag(distinct_id, digest)
+            own = self._writable_cookie(ctx)
+            if own.identify_tag != tag:
+                ctx.set_cookie = replace(own, identify_tag=tag)
+
+    def _writable_cookie(self, ctx: RequestContext) -> AnonymousCookie:
+        """The anonymous cookie this response writes or keeps; a new one if it has none."""
+        own = ctx.set_cookie or ctx.own_cookie
+        if own is None:
+            own = ctx.set_cookie = self._signer.new()
+            if ctx.anon_id is None:
+                ctx.anon_id = own.anon_id
+        return own
 
     def _note_skipped(self, request: RequestView) -> None:
         reason = self._rules.exclusion(request) or "record_pageview"

@@ -339,6 +339,8 @@ def tracker_options(conf: Mapping[str, Any]) -> TrackerOptions:
         static_prefixes=tuple(static),
         posthog_js_src=script,
         cookie_secret=conf["COOKIE_SECRET"] or settings.SECRET_KEY,
+        # request.user comes from Django's session on every request.
+        remember_login=False,
         **options,
     )
 

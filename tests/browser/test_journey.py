@@ -8,6 +8,11 @@ a custom event from the browser and one from the server (the Buy button). Then, 
 inbox: one distinct id before the login and the user's after, for browser and server
 events alike; one UUIDv7 ``$session_id`` for everything; the anonymous id merged into the
 user; each page view counted once.
+
+Then the logout (issue 13 item 4): a form POST whose response is a redirect, so no page
+with posthog-js sees it, then two pages with the snippet. After it: a new anonymous id
+and a new session on both sides, and nothing of the user left in posthog-js (no
+person-processing flag, no initial person info, no person made from the new id).
 """
 
 from __future__ import annotations
@@ -80,9 +85,9 @@ def _loaded(page: Any, titles: list[str]) -> None:
 
 def journey(
     chromium: Any, app: App, inbox: InboxServer
-) -> tuple[dt.datetime, list[str], list[str]]:
-    """Walk the journey; the moment the login form was sent, the browser console and
-    each page's document.title."""
+) -> tuple[dt.datetime, dt.datetime, list[str], list[str]]:
+    """Walk the journey; when the login and the logout forms were sent, the browser
+    console, and the document.title of each page before the logout."""
     context = chromium.new_context(user_agent=DESKTOP_UA)
     context.set_default_timeout(TIMEOUT_MS)
     page = context.new_page()
@@ -119,9 +124,19 @@ def journey(
         page.click("button:has-text('Buy')")
         page.wait_for_url("**bought*")
         _loaded(page, titles)
+        inbox.wait_for_events(1, timeout=15, event="purchase_completed")
+        logout_started = _now()
+        page.click("button:has-text('Log out')")
+        page.wait_for_url(f"{app.url}{paths['home']}")
+        after_logout_titles: list[str] = []
+        _loaded(page, after_logout_titles)
+        page.evaluate("posthog.capture('browsed_after_logout')")
+        inbox.wait_for_events(1, timeout=15, event="browsed_after_logout")
+        page.goto(f"{app.url}{paths['pricing']}")
+        _loaded(page, after_logout_titles)
     finally:
         context.close()
-    return login_started, console, titles
+    return login_started, logout_started, console, titles
 
 
 @pytest.mark.parametrize("example_app", ["django", "starlette"], indirect=True)
@@ -129,12 +144,13 @@ def test_browser_and_server_share_person_and_session(
     chromium: Any, example_app: App, inbox: InboxServer
 ) -> None:
     app = example_app
-    login_started, console, titles = journey(chromium, app, inbox)
+    login_started, logout_started, console, titles = journey(chromium, app, inbox)
     assert not [line for line in console if "dropped" in line], console
     inbox.wait_for_events(1, timeout=15, event="wishlist_added")
-    inbox.wait_for_events(1, timeout=15, event="purchase_completed")
-    inbox.wait_for_events(7, timeout=15, event="$pageview")
-    events = inbox.events()
+    inbox.wait_for_events(9, timeout=15, event="$pageview")
+    everything = inbox.events()
+    events = [e for e in everything if _when(e) < logout_started]
+    after_logout = [e for e in everything if _when(e) >= logout_started]
     server = [e for e in events if e["properties"].get("$lib") == "posthog-web"]
     browser = [e for e in events if e["properties"].get("$lib") == "web"]
     assert len(server) + len(browser) == len(events), {e["properties"].get("$lib") for e in events}
@@ -191,6 +207,29 @@ def test_browser_and_server_share_person_and_session(
     assert len(session_ids) == 1, {(e["event"], e["properties"].get("$session_id")) for e in events}
     [session_id] = session_ids
     assert is_uuid7(session_id)
-    [session] = inbox.sessions()
+    session = next(s for s in inbox.sessions() if s["session_id"] == session_id)
     assert session["valid_uuid7"]
     assert session["pageviews"] == len(views)
+
+    # After the logout: a new visitor, a new session, nothing of the user carried over.
+    new_id = after_logout[0]["distinct_id"]
+    assert is_uuid7(new_id)
+    assert new_id not in (anon_id, app.user_id)
+    assert {e["distinct_id"] for e in after_logout} == {new_id}, [
+        (e["event"], e["properties"]["$lib"], e["distinct_id"]) for e in after_logout
+    ]
+    new_views = [v for v in after_logout if v["event"] == "$pageview"]
+    assert [v["properties"]["$pathname"] for v in new_views] == [paths["home"], paths["pricing"]]
+    [browsed] = inbox.events("browsed_after_logout")
+    assert browsed["properties"]["$lib"] == "web"
+    # posthog-js did not keep the user's "process persons" flag or initial person info.
+    for event in after_logout:
+        assert event["properties"]["$process_person_profile"] is False, event["event"]
+        assert "$set_once" not in event, event
+        assert "$set" not in event, event
+    assert not [p for p in inbox.persons() if new_id in p["distinct_ids"]]
+    new_sessions = {e["properties"].get("$session_id") for e in after_logout}
+    assert len(new_sessions) == 1, new_sessions
+    [new_session] = new_sessions
+    assert is_uuid7(new_session)
+    assert new_session != session_id

@@ -173,8 +173,9 @@ def test_set_user_and_identify_dedup(
         tracker.set_user(ctx, "u1", props)
         assert ctx.helper.is_identified
         tracker.finish(ctx, HTML)
-        # No anonymous id for a logged-in user; the server session only.
-        assert [c.name for c in tracker.response_cookies(ctx)] == ["ph_web_session"]
+        # The anonymous cookie remembers what this browser identified (its id unused).
+        assert [c.name for c in tracker.response_cookies(ctx)] == ["ph_web_id", "ph_web_session"]
+        assert ctx.anon_used is False
     assert [e["$set"]["email"] for e in sent(client, recorder, "$identify")] == ["a@x", "b@x"]
     ctx = tracker.start(make_request())
     tracker.set_user(ctx, "u1")

@@ -11,9 +11,12 @@ from django.test import AsyncClient, Client
 
 import posthog_web
 from posthog_web.context import NoopHelper
+from posthog_web.django import conf
 from posthog_web.events import is_uuid7, uuid7, uuid7_at
 from tests.django.conftest import Harness
 from tests.django.helpers import COOKIE, anon_id_of, posthog_js_cookie
+from tests.django.test_snippet import get, init_of
+from tests.django.test_snippet import run as snippet_page
 
 pytestmark = pytest.mark.django_db
 
@@ -78,6 +81,28 @@ def test_identify_is_resent_only_when_properties_change(
     assert [e["$set"]["email"] for e in identifies] == ["ada@example.com", "ada@lovelace.example"]
 
 
+def test_one_identify_per_browser_whichever_worker_serves_it(
+    posthog: Harness, client: Client, ada: User
+) -> None:
+    # Issue 13 item 5: gunicorn -w 2 sent one $identify per worker. conf.reset() builds
+    # a new tracker with an empty process memory, as the second worker has.
+    client.force_login(ada)
+    client.get("/")
+    conf.reset()
+    client.get("/pricing/")
+    conf.reset()
+    client.get("/")
+    assert [e["$set"]["email"] for e in posthog.events("$identify")] == ["ada@example.com"]
+    ada.email = "ada@lovelace.example"
+    ada.save()
+    conf.reset()
+    client.get("/")
+    conf.reset()
+    client.get("/pricing/")
+    identifies = posthog.events("$identify")
+    assert [e["$set"]["email"] for e in identifies] == ["ada@example.com", "ada@lovelace.example"]
+
+
 def test_logged_in_events_use_the_user_id(posthog: Harness, client: Client, ada: User) -> None:
     client.force_login(ada)
     response = client.post("/buy/")
@@ -85,7 +110,9 @@ def test_logged_in_events_use_the_user_id(posthog: Harness, client: Client, ada:
     [event] = posthog.events("purchase_completed")
     assert event["distinct_id"] == str(ada.pk)
     assert event["properties"]["$process_person_profile"] is True
-    assert COOKIE not in response.cookies  # no anonymous id is needed
+    # The cookie only remembers what this browser identified; its id is never sent.
+    anon_id = response.cookies[COOKIE].value.split(".")[1]
+    assert all(e["distinct_id"] != anon_id for e in posthog.events())
 
 
 def custom_id(user: User) -> str:
@@ -353,3 +380,28 @@ def test_logout_retires_the_posthog_js_id(
     ]
     assert aliases == [(str(ada.pk), device), (str(bob.pk), fresh)]
     assert posthog.pageviews()[-1]["distinct_id"] == fresh
+
+
+def test_after_a_logout_the_next_snippet_resets_posthog_js(
+    posthog: Harness, client: Client, ada: User
+) -> None:
+    # Issue 13 item 4: posthog-js holds Ada (identified) and her session; the logout is a
+    # redirect that no posthog-js sees. The next page with the snippet resets it first.
+    old_session = uuid7()
+    now = int(time.time() * 1000)
+    client.cookies[JS_COOKIE] = posthog_js_cookie(
+        distinct_id=str(ada.pk), **{"$user_state": "identified", "$sesid": [now, old_session, now]}
+    )
+    log_in(client, "ada", "pw-ada")
+    page = snippet_page(get(**{k: v.value for k, v in client.cookies.items()}))
+    assert "Max-Age=0" not in page.content.decode()  # posthog-js holds the server's visitor
+    client.post("/logout/")
+    page = snippet_page(get(**{k: v.value for k, v in client.cookies.items()}))
+    html = page.content.decode()
+    assert f'("{JS_COOKIE}","ph_phc_test_")' in html
+    assert html.index("Max-Age=0") < html.index("posthog.init(")
+    _, options = init_of(html)
+    bootstrap = options["bootstrap"]
+    assert bootstrap["distinctID"] not in (str(ada.pk), None)
+    assert bootstrap["isIdentifiedID"] is False
+    assert bootstrap["sessionID"] != old_session

@@ -116,10 +116,18 @@ def test_opted_out_visitor_gets_no_snippet(posthog: Harness) -> None:
 
 
 # Filled in by conf.tracker_options from Django's own settings, or not a setting at all.
-_DERIVED = {"static_prefixes", "cookie_secret", "record_pageview", "posthog_js_src"}
+# remember_login: always off in Django, whose session knows the user (docs/django.md).
+_DERIVED = {
+    "static_prefixes",
+    "cookie_secret",
+    "record_pageview",
+    "posthog_js_src",
+    "remember_login",
+}
 
 
 def test_every_tracker_option_is_a_setting() -> None:
     fields = {f.name for f in dataclasses.fields(TrackerOptions)}
     assert fields - _DERIVED <= {key.lower() for key in conf._TRACKER_KEYS}
-    assert {key.upper() for key in fields} - {"COOKIE_SECRET"} <= set(conf.DEFAULTS)
+    not_settings = {"COOKIE_SECRET", "REMEMBER_LOGIN"}
+    assert {key.upper() for key in fields} - not_settings <= set(conf.DEFAULTS)
