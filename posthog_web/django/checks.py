@@ -105,39 +105,52 @@ def check_destination(
 def check_posthog_js_file(
     app_configs: Sequence[Any] | None = None, **kwargs: Any
 ) -> list[checks.CheckMessage]:
-    """Warn when the snippet's posthog-js is a static file that no finder can find."""
-    from django.apps import apps
+    """Warn when an explicit ``POSTHOG_JS_SRC`` is a static file that no finder can find.
 
+    The default path is checked when the snippet first renders instead (a warning logged
+    once): apps that never use the snippet must not be told to ship posthog-js.
+    """
     from posthog_web.django import conf
 
-    static_url = getattr(settings, "STATIC_URL", None)
-    if not static_url or not apps.is_installed("django.contrib.staticfiles"):
-        return []
     raw = conf.user_settings()
-    if conf.problems(raw):
-        return []  # check_settings reports them
-    try:
-        options = conf.tracker_options({**conf.DEFAULTS, **raw})
-    except (TypeError, ValueError):
+    if conf.problems(raw) or raw.get("POSTHOG_JS_SRC") is None:
+        return []  # check_settings reports problems
+    problem = missing_posthog_js(raw["POSTHOG_JS_SRC"])
+    if problem is None:
         return []
-    src = options.posthog_js_src
-    if not src.startswith(static_url):
-        return []
+    return [
+        checks.Warning(
+            f"{problem}: {{% posthog_snippet %}} would load a 404 and posthog-js would not start.",
+            hint=POSTHOG_JS_HINT,
+            id="posthog_web.W004",
+        )
+    ]
+
+
+#: How to fix a missing posthog-js static file (the check's hint and the tag's warning).
+POSTHOG_JS_HINT = (
+    "Copy node_modules/posthog-js/dist/array.full.js to <a STATICFILES_DIRS directory>/"
+    "posthog-js/array.full.js, or set POSTHOG_JS_SRC (docs/browser.md)."
+)
+
+
+def missing_posthog_js(src: str) -> str | None:
+    """Why ``src`` would not load, when it is a static file no finder has; else None."""
+    from django.apps import apps
+
+    static_url = getattr(settings, "STATIC_URL", None)
+    if (
+        not static_url
+        or not src.startswith(static_url)
+        or not apps.is_installed("django.contrib.staticfiles")
+    ):
+        return None
     from django.contrib.staticfiles import finders
 
     name = src[len(static_url) :].split("?", 1)[0]
     if finders.find(name):
-        return []
-    return [
-        checks.Warning(
-            f"POSTHOG_JS_SRC is {src!r}, but no static files finder has {name!r}: "
-            "{% posthog_snippet %} would load a 404 and posthog-js would not start.",
-            hint="Copy node_modules/posthog-js/dist/array.full.js to "
-            f"<a STATICFILES_DIRS directory>/{name}, or set POSTHOG_JS_SRC (docs/browser.md). "
-            "Not using the snippet? Add 'posthog_web.W004' to SILENCED_SYSTEM_CHECKS.",
-            id="posthog_web.W004",
-        )
-    ]
+        return None
+    return f"POSTHOG_JS_SRC is {src!r}, but no static files finder has {name!r}"
 
 
 def check_middleware(

@@ -93,12 +93,34 @@ def staticfiles(settings: Any, tmp_path: Path) -> Path:
 
 
 def test_a_missing_posthog_js_static_file_warns(settings: Any, staticfiles: Path) -> None:
+    # The default path is not a system check (apps without the snippet need no file)...
+    assert check_posthog_js_file() == []
+    # ...an explicit one is.
+    settings.POSTHOG_WEB = {"DISABLED": True, "POSTHOG_JS_SRC": "/static/posthog-js/array.full.js"}
     [warning] = check_posthog_js_file()
     assert warning.id == "posthog_web.W004"
     assert "'posthog-js/array.full.js'" in warning.msg
     (staticfiles / "posthog-js").mkdir()
     (staticfiles / "posthog-js" / "array.full.js").write_text("/* posthog-js */")
     assert check_posthog_js_file() == []
+
+
+def test_the_tag_warns_once_when_the_default_posthog_js_is_missing(
+    posthog: Harness, settings: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings.INSTALLED_APPS = [*settings.INSTALLED_APPS, "django.contrib.staticfiles"]
+    settings.STATICFILES_DIRS = [tmp_path]
+    page = Template("{% load posthog_web %}{% posthog_snippet %}")
+
+    def view(request: HttpRequest) -> HttpResponse:
+        return HttpResponse(page.render(Context({})))
+
+    with caplog.at_level(logging.WARNING, logger="posthog_web"):
+        for _ in range(3):
+            PostHogMiddleware(view)(RequestFactory().get("/", HTTP_USER_AGENT=BROWSER_UA))
+    warned = [r for r in caplog.records if "posthog_web.W004" in r.getMessage()]
+    assert len(warned) == 1
+    assert "'posthog-js/array.full.js'" in warned[0].getMessage()
 
 
 def test_posthog_js_from_elsewhere_is_not_checked(settings: Any, staticfiles: Path) -> None:
