@@ -11,7 +11,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable
 from http.server import BaseHTTPRequestHandler
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from posthog_web.inbox import page
@@ -19,11 +19,8 @@ from posthog_web.inbox.faults import FaultAction
 from posthog_web.inbox.persons import merge_view
 from posthog_web.inbox.recorded import RecordedRequest
 from posthog_web.inbox.sessions import group_sessions
+from posthog_web.inbox.state import InboxState
 from posthog_web.inbox.validation import Refusal, body_limit, validate_capture
-
-if TYPE_CHECKING:
-    from posthog_web.inbox.httpd import InboxHTTPServer
-    from posthog_web.inbox.server import InboxServer
 
 logger = logging.getLogger(__name__)
 
@@ -51,13 +48,21 @@ class _BodyProblem(Exception):
 
 
 class InboxRequestHandler(BaseHTTPRequestHandler):
-    server: InboxHTTPServer
+    """One connection to the inbox; ``inbox`` is the state it reads and records into."""
+
     protocol_version = "HTTP/1.1"
     server_version = "posthog-web-inbox"
     sys_version = ""
     # Idle keep-alive connections and stalled uploads are closed after this many seconds.
     timeout = 30.0
     disable_nagle_algorithm = True
+
+    def __init__(
+        self, request: Any, client_address: Any, server: Any, *, inbox: InboxState
+    ) -> None:
+        # Set before the base class handles the request, which it does in __init__.
+        self.inbox = inbox
+        super().__init__(request, client_address, server)
 
     def log_message(self, format: str, *args: Any) -> None:
         logger.debug("inbox: %s - " + format, self.address_string(), *args)
@@ -73,10 +78,6 @@ class InboxRequestHandler(BaseHTTPRequestHandler):
         self._dispatch()
 
     do_POST = do_DELETE = do_OPTIONS = do_HEAD = do_PUT = do_PATCH = do_GET
-
-    @property
-    def inbox(self) -> InboxServer:
-        return self.server.inbox
 
     def _dispatch(self) -> None:
         url = urlsplit(self.path)
@@ -114,7 +115,7 @@ class InboxRequestHandler(BaseHTTPRequestHandler):
             request = RecordedRequest(
                 self.command, path, query, headers, body, status, error, received_at
             )
-            self.inbox._record(request)
+            self.inbox.requests.add(request)
 
         try:
             body = self._read_body(body_limit(route))
@@ -130,7 +131,7 @@ class InboxRequestHandler(BaseHTTPRequestHandler):
             self._send_json(405, Refusal(405, "method_not_allowed", "use GET or POST").body())
             return
         if self.inbox.faults.latency:
-            self.inbox._stopping.wait(self.inbox.faults.latency)
+            self.inbox.stopping.wait(self.inbox.faults.latency)
         action = self.inbox.faults.next_action()
         if action is not None:
             self._fault(action, record)
@@ -148,7 +149,7 @@ class InboxRequestHandler(BaseHTTPRequestHandler):
             self._send_json(result.status, result.body())
             return
         if result.events:
-            self.inbox._store.add(result.events)
+            self.inbox.store.add(result.events)
         if query.get("beacon") == "1":
             record(204, None)
             self._respond(204, b"", None)
@@ -166,7 +167,7 @@ class InboxRequestHandler(BaseHTTPRequestHandler):
         self.close_connection = True
         record(0, f"injected fault: {action.kind}")
         if action.kind == "hang":
-            self.inbox._stopping.wait(action.seconds)
+            self.inbox.stopping.wait(action.seconds)
 
     # -- everything else -----------------------------------------------------------------------
 
@@ -202,18 +203,18 @@ class InboxRequestHandler(BaseHTTPRequestHandler):
                 self._send_json(400, {"error": "limit must be a non-negative integer"})
                 return
             limit = None if raw_limit is None else int(raw_limit)
-            events = inbox._store.events(query.get("event"), query.get("distinct_id"), limit)
+            events = inbox.store.events(query.get("event"), query.get("distinct_id"), limit)
             self._send_json(200, {"events": events})
         elif route == "/api/events" and method == "DELETE":
             inbox.clear()
             self._send_json(200, {"ok": True})
         elif route == "/api/persons" and method == "GET":
-            persons, refusals = merge_view(inbox._store.events())
+            persons, refusals = merge_view(inbox.store.events())
             self._send_json(200, {"persons": persons, "refusals": refusals})
         elif route == "/api/sessions" and method == "GET":
-            self._send_json(200, {"sessions": group_sessions(inbox._store.events())})
+            self._send_json(200, {"sessions": group_sessions(inbox.store.events())})
         elif route == "/api/requests" and method == "GET":
-            self._send_json(200, {"requests": [_summary(r) for r in inbox.requests]})
+            self._send_json(200, {"requests": [_summary(r) for r in inbox.requests.all()]})
         elif route == "/api/faults" and method == "GET":
             self._send_json(200, {"faults": inbox.faults.describe()})
         elif route == "/api/faults" and method == "POST":
@@ -227,7 +228,7 @@ class InboxRequestHandler(BaseHTTPRequestHandler):
             self._not_found()
 
     def _page(self, route: str, query: dict[str, str]) -> None:
-        store = self.inbox._store
+        store = self.inbox.store
         if route == "/persons":
             html = page.render_persons(*merge_view(store.events()))
         elif route == "/sessions":
