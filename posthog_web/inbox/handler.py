@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from posthog_web.inbox import page
+from posthog_web.inbox.body import BodyProblem, read_body
 from posthog_web.inbox.faults import FaultAction
 from posthog_web.inbox.persons import merge_view
 from posthog_web.inbox.recorded import RecordedRequest
@@ -36,15 +37,7 @@ _REMOTE_CONFIG = {
 }
 _RECORDING_LIMIT = 25 * 1024 * 1024
 _OTHER_LIMIT = 2 * 1024 * 1024
-# An oversized body is read and discarded up to this size so the client sees the 413.
-_MAX_DRAIN = 64 * 1024 * 1024
 _PAGE_LIMIT = 200
-
-
-class _BodyProblem(Exception):
-    def __init__(self, kind: str) -> None:
-        super().__init__(kind)
-        self.kind = kind
 
 
 class InboxRequestHandler(BaseHTTPRequestHandler):
@@ -85,13 +78,13 @@ class InboxRequestHandler(BaseHTTPRequestHandler):
         query = dict(parse_qsl(url.query, keep_blank_values=True))
         try:
             if self.command == "OPTIONS":
-                self._read_body(_OTHER_LIMIT)
+                read_body(self.rfile, self.headers, _OTHER_LIMIT)
                 self._respond(200, b"", None, self._preflight_headers())
             elif route in CAPTURE_PATHS:
                 self._capture(url.path, route, query)
             else:
                 self._other(route, query)
-        except _BodyProblem as exc:
+        except BodyProblem as exc:
             self.close_connection = True
             if exc.kind == "too_big":
                 self._send_json(413, Refusal(413, "event_too_big", "body is too large").body())
@@ -118,8 +111,8 @@ class InboxRequestHandler(BaseHTTPRequestHandler):
             self.inbox.requests.add(request)
 
         try:
-            body = self._read_body(body_limit(route))
-        except _BodyProblem as exc:
+            body = read_body(self.rfile, self.headers, body_limit(route))
+        except BodyProblem as exc:
             if exc.kind != "too_big":
                 self.close_connection = True
                 record(400 if exc.kind == "bad_length" else 0, exc.kind)
@@ -172,7 +165,9 @@ class InboxRequestHandler(BaseHTTPRequestHandler):
     # -- everything else -----------------------------------------------------------------------
 
     def _other(self, route: str, query: dict[str, str]) -> None:
-        body = self._read_body(_RECORDING_LIMIT if route == "/s" else _OTHER_LIMIT)
+        body = read_body(
+            self.rfile, self.headers, _RECORDING_LIMIT if route == "/s" else _OTHER_LIMIT
+        )
         method = "GET" if self.command == "HEAD" else self.command
         if route.startswith("/array/") and method == "GET":
             if route.endswith("/config.js"):
@@ -245,57 +240,6 @@ class InboxRequestHandler(BaseHTTPRequestHandler):
         self._send_json(404, {"type": "not_found", "code": "not_found", "status": 404})
 
     # -- HTTP plumbing -------------------------------------------------------------------------
-
-    def _read_body(self, limit: int) -> bytes:
-        """Read the request body; raise _BodyProblem("too_big" | "bad_length" | "incomplete")."""
-        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-            return self._read_chunked(limit)
-        raw_length = self.headers.get("Content-Length")
-        if raw_length is None:
-            return b""
-        if not raw_length.strip().isdecimal():
-            raise _BodyProblem("bad_length")
-        length = int(raw_length)
-        if length > limit:
-            if length <= _MAX_DRAIN:
-                self._exact(length, discard=True)
-            raise _BodyProblem("too_big")
-        return self._exact(length)
-
-    def _exact(self, length: int, discard: bool = False) -> bytes:
-        chunks, remaining = [], length
-        while remaining:
-            chunk = self.rfile.read(min(remaining, 1 << 16))
-            if not chunk:
-                raise _BodyProblem("incomplete")
-            remaining -= len(chunk)
-            if not discard:
-                chunks.append(chunk)
-        return b"".join(chunks)
-
-    def _read_chunked(self, limit: int) -> bytes:
-        chunks: list[bytes] = []
-        total = 0
-        while True:
-            size_line = self.rfile.readline(1024)
-            if not size_line.endswith(b"\n"):
-                raise _BodyProblem("incomplete")
-            try:
-                size = int(size_line.split(b";")[0].strip(), 16)
-            except ValueError:
-                raise _BodyProblem("bad_length") from None
-            if size < 0:
-                raise _BodyProblem("bad_length")
-            if size == 0:
-                # Skip trailers up to the blank line.
-                while self.rfile.readline(1024).strip():
-                    pass
-                return b"".join(chunks)
-            total += size
-            if total > limit:
-                raise _BodyProblem("too_big")
-            chunks.append(self._exact(size))
-            self.rfile.readline(8)
 
     def _cors_headers(self) -> list[tuple[str, str]]:
         origin = self.headers.get("Origin")
