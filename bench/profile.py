@@ -20,7 +20,7 @@ from typing import Any
 from bench import scenarios
 from bench.inbox_process import InboxProcess
 from posthog_web import Client
-from posthog_web.delivery import Sender
+from posthog_web.delivery.sender import Sender
 
 _sender_profiles: list[cProfile.Profile] = []
 

@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/spool_bench.py [--batches 200] [--events 100]
 
-"files" is the real :class:`posthog_web.spool.Spool` (one file per batch, ``flock``
+"files" is the real :class:`posthog_web.delivery.spool.Spool` (one file per batch, ``flock``
 claims); "files+fsync" is the same write with ``fsync`` of the file and directory (what
 surviving a power cut would cost); "sqlite-wal" is a prototype with the same interface
 (one table, ``BEGIN IMMEDIATE`` transactions, claims as leases). Prints a Markdown table
@@ -27,8 +27,8 @@ from typing import Any, Protocol
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from posthog_web import events as ev
-from posthog_web.delivery import SPOOL_SCAN_INTERVAL
-from posthog_web.spool import Spool, decode_batch, encode_batch
+from posthog_web.delivery.offline import SPOOL_SCAN_INTERVAL
+from posthog_web.delivery.spool import Spool, decode_batch, encode_batch
 
 MAX_BYTES = 1 << 30
 LEASE_SECONDS = 60.0

@@ -14,11 +14,11 @@ import logging
 from collections.abc import Awaitable, Callable, Iterator, Mapping, MutableMapping
 from typing import Any
 
-from posthog_web import recording
 from posthog_web._guard import guarded
 from posthog_web.caching import private_cache_headers
 from posthog_web.client import DEFAULT_HOST, Client
 from posthog_web.context import NoopHelper, RequestContext, bind, unbind
+from posthog_web.delivery import recorder as recording
 from posthog_web.fallback import PLACEHOLDER_API_KEY, keyless_host, recording_only_client
 from posthog_web.tracker import Tracker, TrackerOptions
 from posthog_web.web import RequestView, ResponseView, SetCookie

@@ -11,9 +11,15 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from posthog_web import events as ev
-from posthog_web import recording
-from posthog_web.delivery import DEFAULT_SPOOL_MAX_BYTES, DeliveryError, DeliveryOptions, Sender
-from posthog_web.transport import RequestsTransport, Transport
+from posthog_web.delivery import (
+    DEFAULT_SPOOL_MAX_BYTES,
+    DeliveryError,
+    DeliveryOptions,
+    RequestsTransport,
+    Sender,
+    Transport,
+)
+from posthog_web.delivery import recorder as recording
 
 logger = logging.getLogger(__name__)
 
@@ -52,7 +58,7 @@ class Client:
             docs/reliability.md.
         spool_max_bytes: bound on the spool's size; past it the oldest events are dropped.
         allow_insecure_http: allow ``http://`` to a host that is not loopback.
-        transport: replaces the HTTP transport (see :mod:`posthog_web.transport`).
+        transport: replaces the HTTP transport (see :mod:`posthog_web.delivery.transport`).
     """
 
     def __init__(

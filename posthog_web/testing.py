@@ -13,8 +13,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from posthog_web import recording
-from posthog_web.recording import Recorder
+from posthog_web.delivery import recorder as recording
+from posthog_web.delivery.recorder import Recorder
 
 __all__ = ["Recorder", "posthog_events"]
 

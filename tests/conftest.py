@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from hypothesis import settings
 
+from posthog_web import Client
 from posthog_web.inbox import InboxServer
+from tests.core.helpers import MakeClient, free_port
 
 pytest_plugins = ["pytester"]
 
@@ -24,3 +27,28 @@ def inbox() -> Iterator[InboxServer]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture
+def unused_port() -> int:
+    return free_port()
+
+
+@pytest.fixture
+def make_client(inbox: InboxServer) -> Iterator[MakeClient]:
+    """Clients sending to the test inbox, quick to retry; all shut down after the test."""
+    clients: list[Client] = []
+
+    def make(**options: Any) -> Client:
+        options.setdefault("host", inbox.url)
+        options.setdefault("flush_interval", 0.05)
+        options.setdefault("timeout", 5.0)
+        base_delay = options.pop("retry_base_delay", 0.01)
+        client = Client("phc_test", **options)
+        client._sender.options.retry_base_delay = base_delay
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        client.shutdown(timeout=1)

@@ -21,8 +21,8 @@ from django.core.signals import setting_changed
 from django.dispatch import receiver
 from django.utils.module_loading import import_string
 
-from posthog_web import recording
 from posthog_web.client import DEFAULT_HOST, Client, normalize_host
+from posthog_web.delivery import recorder as recording
 from posthog_web.fallback import (
     LOCAL_INBOX_URL,
     PLACEHOLDER_API_KEY,

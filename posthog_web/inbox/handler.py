@@ -11,19 +11,17 @@ import logging
 import time
 from collections.abc import Callable, Iterable
 from http.server import BaseHTTPRequestHandler
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from posthog_web.inbox import page
+from posthog_web.inbox.body import BodyProblem, read_body
 from posthog_web.inbox.faults import FaultAction
 from posthog_web.inbox.persons import merge_view
 from posthog_web.inbox.recorded import RecordedRequest
 from posthog_web.inbox.sessions import group_sessions
+from posthog_web.inbox.state import InboxState
 from posthog_web.inbox.validation import Refusal, body_limit, validate_capture
-
-if TYPE_CHECKING:
-    from posthog_web.inbox.httpd import InboxHTTPServer
-    from posthog_web.inbox.server import InboxServer
 
 logger = logging.getLogger(__name__)
 
@@ -39,25 +37,25 @@ _REMOTE_CONFIG = {
 }
 _RECORDING_LIMIT = 25 * 1024 * 1024
 _OTHER_LIMIT = 2 * 1024 * 1024
-# An oversized body is read and discarded up to this size so the client sees the 413.
-_MAX_DRAIN = 64 * 1024 * 1024
 _PAGE_LIMIT = 200
 
 
-class _BodyProblem(Exception):
-    def __init__(self, kind: str) -> None:
-        super().__init__(kind)
-        self.kind = kind
-
-
 class InboxRequestHandler(BaseHTTPRequestHandler):
-    server: InboxHTTPServer
+    """One connection to the inbox; ``inbox`` is the state it reads and records into."""
+
     protocol_version = "HTTP/1.1"
     server_version = "posthog-web-inbox"
     sys_version = ""
     # Idle keep-alive connections and stalled uploads are closed after this many seconds.
     timeout = 30.0
     disable_nagle_algorithm = True
+
+    def __init__(
+        self, request: Any, client_address: Any, server: Any, *, inbox: InboxState
+    ) -> None:
+        # Set before the base class handles the request, which it does in __init__.
+        self.inbox = inbox
+        super().__init__(request, client_address, server)
 
     def log_message(self, format: str, *args: Any) -> None:
         logger.debug("inbox: %s - " + format, self.address_string(), *args)
@@ -74,23 +72,19 @@ class InboxRequestHandler(BaseHTTPRequestHandler):
 
     do_POST = do_DELETE = do_OPTIONS = do_HEAD = do_PUT = do_PATCH = do_GET
 
-    @property
-    def inbox(self) -> InboxServer:
-        return self.server.inbox
-
     def _dispatch(self) -> None:
         url = urlsplit(self.path)
         route = url.path.rstrip("/") or "/"
         query = dict(parse_qsl(url.query, keep_blank_values=True))
         try:
             if self.command == "OPTIONS":
-                self._read_body(_OTHER_LIMIT)
+                read_body(self.rfile, self.headers, _OTHER_LIMIT)
                 self._respond(200, b"", None, self._preflight_headers())
             elif route in CAPTURE_PATHS:
                 self._capture(url.path, route, query)
             else:
                 self._other(route, query)
-        except _BodyProblem as exc:
+        except BodyProblem as exc:
             self.close_connection = True
             if exc.kind == "too_big":
                 self._send_json(413, Refusal(413, "event_too_big", "body is too large").body())
@@ -114,11 +108,11 @@ class InboxRequestHandler(BaseHTTPRequestHandler):
             request = RecordedRequest(
                 self.command, path, query, headers, body, status, error, received_at
             )
-            self.inbox._record(request)
+            self.inbox.requests.add(request)
 
         try:
-            body = self._read_body(body_limit(route))
-        except _BodyProblem as exc:
+            body = read_body(self.rfile, self.headers, body_limit(route))
+        except BodyProblem as exc:
             if exc.kind != "too_big":
                 self.close_connection = True
                 record(400 if exc.kind == "bad_length" else 0, exc.kind)
@@ -130,7 +124,7 @@ class InboxRequestHandler(BaseHTTPRequestHandler):
             self._send_json(405, Refusal(405, "method_not_allowed", "use GET or POST").body())
             return
         if self.inbox.faults.latency:
-            self.inbox._stopping.wait(self.inbox.faults.latency)
+            self.inbox.stopping.wait(self.inbox.faults.latency)
         action = self.inbox.faults.next_action()
         if action is not None:
             self._fault(action, record)
@@ -148,7 +142,7 @@ class InboxRequestHandler(BaseHTTPRequestHandler):
             self._send_json(result.status, result.body())
             return
         if result.events:
-            self.inbox._store.add(result.events)
+            self.inbox.store.add(result.events)
         if query.get("beacon") == "1":
             record(204, None)
             self._respond(204, b"", None)
@@ -166,12 +160,14 @@ class InboxRequestHandler(BaseHTTPRequestHandler):
         self.close_connection = True
         record(0, f"injected fault: {action.kind}")
         if action.kind == "hang":
-            self.inbox._stopping.wait(action.seconds)
+            self.inbox.stopping.wait(action.seconds)
 
     # -- everything else -----------------------------------------------------------------------
 
     def _other(self, route: str, query: dict[str, str]) -> None:
-        body = self._read_body(_RECORDING_LIMIT if route == "/s" else _OTHER_LIMIT)
+        body = read_body(
+            self.rfile, self.headers, _RECORDING_LIMIT if route == "/s" else _OTHER_LIMIT
+        )
         method = "GET" if self.command == "HEAD" else self.command
         if route.startswith("/array/") and method == "GET":
             if route.endswith("/config.js"):
@@ -202,18 +198,18 @@ class InboxRequestHandler(BaseHTTPRequestHandler):
                 self._send_json(400, {"error": "limit must be a non-negative integer"})
                 return
             limit = None if raw_limit is None else int(raw_limit)
-            events = inbox._store.events(query.get("event"), query.get("distinct_id"), limit)
+            events = inbox.store.events(query.get("event"), query.get("distinct_id"), limit)
             self._send_json(200, {"events": events})
         elif route == "/api/events" and method == "DELETE":
             inbox.clear()
             self._send_json(200, {"ok": True})
         elif route == "/api/persons" and method == "GET":
-            persons, refusals = merge_view(inbox._store.events())
+            persons, refusals = merge_view(inbox.store.events())
             self._send_json(200, {"persons": persons, "refusals": refusals})
         elif route == "/api/sessions" and method == "GET":
-            self._send_json(200, {"sessions": group_sessions(inbox._store.events())})
+            self._send_json(200, {"sessions": group_sessions(inbox.store.events())})
         elif route == "/api/requests" and method == "GET":
-            self._send_json(200, {"requests": [_summary(r) for r in inbox.requests]})
+            self._send_json(200, {"requests": [_summary(r) for r in inbox.requests.all()]})
         elif route == "/api/faults" and method == "GET":
             self._send_json(200, {"faults": inbox.faults.describe()})
         elif route == "/api/faults" and method == "POST":
@@ -227,7 +223,7 @@ class InboxRequestHandler(BaseHTTPRequestHandler):
             self._not_found()
 
     def _page(self, route: str, query: dict[str, str]) -> None:
-        store = self.inbox._store
+        store = self.inbox.store
         if route == "/persons":
             html = page.render_persons(*merge_view(store.events()))
         elif route == "/sessions":
@@ -244,57 +240,6 @@ class InboxRequestHandler(BaseHTTPRequestHandler):
         self._send_json(404, {"type": "not_found", "code": "not_found", "status": 404})
 
     # -- HTTP plumbing -------------------------------------------------------------------------
-
-    def _read_body(self, limit: int) -> bytes:
-        """Read the request body; raise _BodyProblem("too_big" | "bad_length" | "incomplete")."""
-        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-            return self._read_chunked(limit)
-        raw_length = self.headers.get("Content-Length")
-        if raw_length is None:
-            return b""
-        if not raw_length.strip().isdecimal():
-            raise _BodyProblem("bad_length")
-        length = int(raw_length)
-        if length > limit:
-            if length <= _MAX_DRAIN:
-                self._exact(length, discard=True)
-            raise _BodyProblem("too_big")
-        return self._exact(length)
-
-    def _exact(self, length: int, discard: bool = False) -> bytes:
-        chunks, remaining = [], length
-        while remaining:
-            chunk = self.rfile.read(min(remaining, 1 << 16))
-            if not chunk:
-                raise _BodyProblem("incomplete")
-            remaining -= len(chunk)
-            if not discard:
-                chunks.append(chunk)
-        return b"".join(chunks)
-
-    def _read_chunked(self, limit: int) -> bytes:
-        chunks: list[bytes] = []
-        total = 0
-        while True:
-            size_line = self.rfile.readline(1024)
-            if not size_line.endswith(b"\n"):
-                raise _BodyProblem("incomplete")
-            try:
-                size = int(size_line.split(b";")[0].strip(), 16)
-            except ValueError:
-                raise _BodyProblem("bad_length") from None
-            if size < 0:
-                raise _BodyProblem("bad_length")
-            if size == 0:
-                # Skip trailers up to the blank line.
-                while self.rfile.readline(1024).strip():
-                    pass
-                return b"".join(chunks)
-            total += size
-            if total > limit:
-                raise _BodyProblem("too_big")
-            chunks.append(self._exact(size))
-            self.rfile.readline(8)
 
     def _cors_headers(self) -> list[tuple[str, str]]:
         origin = self.headers.get("Origin")

@@ -3,6 +3,7 @@ stop, and a lingering close."""
 
 from __future__ import annotations
 
+import functools
 import logging
 import selectors
 import socket
@@ -10,12 +11,10 @@ import socketserver
 import threading
 import time
 from http.server import HTTPServer
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from posthog_web.inbox.handler import InboxRequestHandler
-
-if TYPE_CHECKING:
-    from posthog_web.inbox.server import InboxServer
+from posthog_web.inbox.state import InboxState
 
 logger = logging.getLogger(__name__)
 
@@ -26,7 +25,7 @@ _MAX_LINGER_BYTES = 1 << 20
 class InboxHTTPServer(HTTPServer):
     """An HTTPServer that runs a daemon thread per connection and can close them all."""
 
-    def __init__(self, address: tuple[str, int], inbox: InboxServer) -> None:
+    def __init__(self, address: tuple[str, int], inbox: InboxState) -> None:
         self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
         self.inbox = inbox
         self._active: dict[threading.Thread, Any] = {}
@@ -34,7 +33,7 @@ class InboxHTTPServer(HTTPServer):
         # serve() waits on the listening socket and on this pair, so stop() is instant.
         self._wake_reader, self._wake_writer = socket.socketpair()
         try:
-            super().__init__(address, InboxRequestHandler)
+            super().__init__(address, functools.partial(InboxRequestHandler, inbox=inbox))
         except BaseException:
             self._close_wake_pair()
             raise

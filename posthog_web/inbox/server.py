@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections import deque
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -14,6 +13,7 @@ from posthog_web.inbox.httpd import InboxHTTPServer
 from posthog_web.inbox.persons import merge_view
 from posthog_web.inbox.recorded import RecordedRequest
 from posthog_web.inbox.sessions import group_sessions
+from posthog_web.inbox.state import InboxState
 from posthog_web.inbox.store import EventStore
 
 logger = logging.getLogger(__name__)
@@ -21,8 +21,6 @@ logger = logging.getLogger(__name__)
 __all__ = ["InboxServer", "RecordedRequest"]
 
 _STOP_TIMEOUT = 5.0
-#: Only the latest requests are kept, so a long-running inbox does not grow without bound.
-MAX_RECORDED_REQUESTS = 10_000
 
 
 class InboxServer:
@@ -41,14 +39,22 @@ class InboxServer:
     ) -> None:
         self.host = host
         self._port = port
-        self.faults = FaultInjector()
-        self._store = EventStore(db_path)
-        self._requests: deque[RecordedRequest] = deque(maxlen=MAX_RECORDED_REQUESTS)
+        self._state = InboxState(EventStore(db_path))
+        self._store = self._state.store
         self._lock = threading.Lock()
-        self._stopping = threading.Event()
+        self._stopping = self._state.stopping
         self._httpd: InboxHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._stopped = False
+
+    @property
+    def faults(self) -> FaultInjector:
+        """The fault injector requests go through (assignable: tests install their own)."""
+        return self._state.faults
+
+    @faults.setter
+    def faults(self, faults: FaultInjector) -> None:
+        self._state.faults = faults
 
     def start(self) -> InboxServer:
         """Bind and serve in a daemon thread; return self.
@@ -58,7 +64,7 @@ class InboxServer:
         if self._httpd is not None or self._stopped:
             raise RuntimeError("an InboxServer can be started only once")
         try:
-            self._httpd = InboxHTTPServer((self.host, self._port), self)
+            self._httpd = InboxHTTPServer((self.host, self._port), self._state)
         except BaseException:
             self.stop()
             raise
@@ -130,14 +136,11 @@ class InboxServer:
     @property
     def requests(self) -> list[RecordedRequest]:
         """Requests to capture paths (not CORS preflights) in arrival order; the latest 10,000."""
-        with self._lock:
-            return list(self._requests)
+        return self._state.requests.all()
 
     def clear(self) -> None:
         """Forget every stored event and recorded request (faults stay armed)."""
-        with self._lock:
-            self._requests.clear()
-        self._store.clear()
+        self._state.clear()
 
     def persons(self) -> list[dict[str, Any]]:
         """PostHog's person merge rules applied to the stored events, in order."""
@@ -150,7 +153,3 @@ class InboxServer:
     def sessions(self) -> list[dict[str, Any]]:
         """Page views grouped by ``$session_id``, flagged when the id is not a UUIDv7."""
         return group_sessions(self._store.events())
-
-    def _record(self, request: RecordedRequest) -> None:
-        with self._lock:
-            self._requests.append(request)

@@ -8,7 +8,7 @@ from typing import Any
 
 from posthog_web import Client
 
-#: The ``make_client`` fixture (tests/core/conftest.py): options -> a client to the test inbox.
+#: The ``make_client`` fixture (tests/conftest.py): options -> a client to the test inbox.
 MakeClient = Callable[..., Client]
 
 

@@ -13,8 +13,8 @@ import pytest
 
 from posthog_web import Client, DeliveryError
 from posthog_web.client import normalize_host, url_properties, validate_api_key
+from posthog_web.delivery import RecorderTransport
 from posthog_web.inbox import InboxServer
-from posthog_web.transport import RecorderTransport
 from tests.core.helpers import decode_body
 
 WHEN = "2026-08-22T10:15:02.950000+00:00"

@@ -12,9 +12,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from posthog_web import events as ev
+from posthog_web.delivery import RequestsTransport
 from posthog_web.identity import _unquote
 from posthog_web.inbox import InboxServer
-from posthog_web.transport import RequestsTransport
 
 _ESCAPY = st.text(
     alphabet=st.sampled_from(list('%0123456789abcdefABCDEFxz{}":\\ é€=\t\r\n\x00\x0b'))

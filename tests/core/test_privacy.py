@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from posthog_web import Client
+from posthog_web.delivery import RecorderTransport
 from posthog_web.events import COOKIELESS_SENTINEL, MAX_EVENT_BYTES
 from posthog_web.pageviews import CAMPAIGN_PARAMS
 from posthog_web.privacy import (
@@ -23,7 +24,6 @@ from posthog_web.privacy import (
     parse_address,
 )
 from posthog_web.tracker import Tracker, TrackerOptions
-from posthog_web.transport import RecorderTransport
 from posthog_web.web import RequestView, ResponseView
 
 HTML = ResponseView(200, "text/html")

@@ -10,11 +10,11 @@ from urllib.parse import quote
 import pytest
 
 from posthog_web import Client
+from posthog_web.delivery import RecorderTransport
 from posthog_web.events import is_uuid7, uuid7, uuid7_at, uuid7_time_ms
 from posthog_web.identity import CookieSigner, is_opt_out, opt_out_cookie_name
 from posthog_web.sessions import MAX_SESSION_SECONDS, ServerSession, SessionCookie
 from posthog_web.tracker import Tracker, TrackerOptions
-from posthog_web.transport import RecorderTransport
 from posthog_web.web import RequestView, ResponseView, SetCookie
 
 HTML = ResponseView(200, "text/html")

@@ -11,10 +11,10 @@ import pytest
 
 from posthog_web import Client
 from posthog_web.context import NoopHelper
+from posthog_web.delivery import RecorderTransport
 from posthog_web.events import is_uuid7
 from posthog_web.snippet import PostHogJS, SafeHTML, posthog_snippet, render_snippet, script_json
 from posthog_web.tracker import Tracker, TrackerOptions
-from posthog_web.transport import RecorderTransport
 from posthog_web.web import RequestView
 
 UA = "Mozilla/5.0 (X11; Linux x86_64; rv:125.0) Gecko/20100101 Firefox/125.0"

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from posthog_web import Client, recording
+from posthog_web import Client
+from posthog_web.delivery import recorder as recording
 from posthog_web.inbox import InboxServer
 
 pytestmark = pytest.mark.slow
@@ -42,7 +43,7 @@ def test_ini_option_allows_the_network(pytester: pytest.Pytester) -> None:
         import posthog_web
         def test_allowed():
             client = posthog_web.Client("phc_user", host="https://127.0.0.2:9", disabled=True)
-            assert not posthog_web.recording.remote_blocked()
+            assert not posthog_web.delivery.recorder.remote_blocked()
         """
     )
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "no:django")

@@ -11,9 +11,9 @@ import pytest
 import posthog_web
 from posthog_web import Client
 from posthog_web.context import NoopHelper, RequestHelper, bind, current, unbind
+from posthog_web.delivery import RecorderTransport
 from posthog_web.events import uuid7
 from posthog_web.tracker import Tracker, TrackerOptions
-from posthog_web.transport import RecorderTransport
 from posthog_web.web import RequestView, ResponseView
 
 HTML = ResponseView(200, "text/html")

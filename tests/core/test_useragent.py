@@ -10,9 +10,9 @@ from hypothesis import strategies as st
 
 from posthog_web import Client
 from posthog_web.bots import is_bot
+from posthog_web.delivery import RecorderTransport
 from posthog_web.pageviews import pageview_properties, search_properties
 from posthog_web.tracker import Tracker, TrackerOptions
-from posthog_web.transport import RecorderTransport
 from posthog_web.useragent import language_properties, parse_user_agent
 from posthog_web.web import RequestView, ResponseView
 from tests.core.ua_cases import UA_CASES

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from posthog_web.recording import Recorder
+from posthog_web.delivery.recorder import Recorder
 
 pytestmark = pytest.mark.urls("tests.testing.django_shop")
 
@@ -55,7 +55,7 @@ async def test_async_requests_record_too(async_client: Any, posthog_events: Reco
 
 
 def test_without_the_fixture_nothing_is_recorded_or_sent(client: Any) -> None:
-    from posthog_web import recording
+    from posthog_web.delivery import recorder as recording
 
     response = client.post("/buy/")
     assert response.status_code == 200  # request.posthog exists and does nothing

@@ -7,8 +7,8 @@ from fastapi.responses import HTMLResponse
 from fastapi.testclient import TestClient
 
 from posthog_web.asgi import PostHogMiddleware
+from posthog_web.delivery.recorder import Recorder
 from posthog_web.fastapi import PostHog
-from posthog_web.recording import Recorder
 
 app = FastAPI()
 # No api_key in tests: disabled (one warning), but the fixture still records.
@@ -60,7 +60,7 @@ def test_login_links_the_visitor_to_the_user(posthog_events: Recorder) -> None:
 
 
 def test_without_the_fixture_nothing_is_recorded() -> None:
-    from posthog_web import recording
+    from posthog_web.delivery import recorder as recording
 
     with TestClient(app) as http:
         response = http.post("/buy")

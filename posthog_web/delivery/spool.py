@@ -24,10 +24,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
-try:
-    import fcntl
-except ImportError:  # pragma: no cover - Windows
-    fcntl = None  # type: ignore[assignment]
+from posthog_web.delivery.file_locks import (
+    HAVE_FLOCK,
+    DirectoryLock,
+    close_held,
+    install_fork_hook,
+    open_locked,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -42,12 +45,6 @@ _LOCK_FILE = ".lock"
 _TMP_PREFIX = ".tmp-"
 
 _sequence = itertools.count()
-
-# Claim descriptors open in this process. A forked child closes its copies: an inherited
-# descriptor would otherwise keep the parent's lock alive for the child's whole life.
-_held: set[int] = set()
-_held_lock = threading.Lock()
-_fork_hook_installed = False
 
 
 class SpoolError(OSError):
@@ -99,7 +96,7 @@ class Claim:
     def _close(self) -> None:
         fd, self._fd = self._fd, None
         if fd is not None:
-            _close_held(fd)
+            close_held(fd)
 
 
 def parse_name(name: str) -> BatchName | None:
@@ -167,9 +164,9 @@ class Spool:
 
     def open(self) -> None:
         """Create the directory (moving aside anything else in its place) and tidy it."""
-        if fcntl is None:  # pragma: no cover - Windows
+        if not HAVE_FLOCK:  # pragma: no cover - Windows
             raise SpoolError("the spool needs fcntl.flock (a POSIX system)")
-        _install_fork_hook()
+        install_fork_hook()
         try:
             os.makedirs(self.path, mode=0o700, exist_ok=True)
         except (FileExistsError, NotADirectoryError):
@@ -212,7 +209,7 @@ class Spool:
         name = f"{time.time_ns():020d}-{pid}-{seq}-{secrets.token_hex(3)}-{len(events)}-{len(data)}"
         tmp = os.path.join(self.path, f"{_TMP_PREFIX}{pid}-{seq}")
         # One writer at a time per directory keeps the bound exact across processes.
-        with _DirectoryLock(self._lock_path):
+        with DirectoryLock(self._lock_path):
             dropped = self._make_room(len(data))
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             try:
@@ -250,7 +247,7 @@ class Spool:
 
     def _try_claim(self, name: str) -> Claim | None:
         path = os.path.join(self.path, name)
-        fd = _open_locked(path)
+        fd = open_locked(path)
         if fd is None:
             return None
         try:
@@ -258,10 +255,10 @@ class Spool:
             events = decode_batch(data)
         except (OSError, ValueError) as exc:
             self._move_aside(path, name, exc)
-            _close_held(fd)
+            close_held(fd)
             return None
         except BaseException:
-            _close_held(fd)
+            close_held(fd)
             raise
         return Claim(self, name, fd, events)
 
@@ -277,7 +274,7 @@ class Spool:
                 break
             path = os.path.join(self.path, batch.name)
             # A batch another process is sending right now is left to it.
-            fd = _open_locked(path)
+            fd = open_locked(path)
             if fd is None:
                 continue
             try:
@@ -285,7 +282,7 @@ class Spool:
             except FileNotFoundError:
                 continue
             finally:
-                _close_held(fd)
+                close_held(fd)
             total -= batch.size
             dropped += batch.events
         return dropped
@@ -316,87 +313,6 @@ class Spool:
                             os.unlink(entry.path)
                     except OSError:
                         pass
-
-
-class _DirectoryLock:
-    """An exclusive ``flock`` on the directory's lock file, held for one write."""
-
-    __slots__ = ("_fd", "_path")
-
-    def __init__(self, path: str) -> None:
-        self._path = path
-        self._fd = -1
-
-    def __enter__(self) -> None:
-        with _held_lock:
-            fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
-            _held.add(fd)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-        except BaseException:
-            _close_held(fd)
-            raise
-        self._fd = fd
-
-    def __exit__(self, *exc: object) -> None:
-        _close_held(self._fd)
-
-
-def _open_locked(path: str) -> int | None:
-    """A descriptor of ``path`` holding its exclusive lock, or None if busy or gone."""
-    with _held_lock:
-        try:
-            fd = os.open(path, os.O_RDONLY)
-        except FileNotFoundError:
-            return None
-        _held.add(fd)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        _close_held(fd)
-        return None
-    except BaseException:
-        _close_held(fd)
-        raise
-    # Another process may have sent and deleted it between our open and our lock.
-    if os.fstat(fd).st_nlink == 0:
-        _close_held(fd)
-        return None
-    return fd
-
-
-def _close_held(fd: int) -> None:
-    with _held_lock:
-        _held.discard(fd)
-    try:
-        os.close(fd)
-    except OSError:
-        pass
-
-
-def _install_fork_hook() -> None:
-    global _fork_hook_installed
-    with _held_lock:
-        if _fork_hook_installed:
-            return
-        _fork_hook_installed = True
-    os.register_at_fork(
-        before=_held_lock.acquire,
-        after_in_parent=_held_lock.release,
-        after_in_child=_forget_inherited_locks,
-    )
-
-
-def _forget_inherited_locks() -> None:
-    # Closing (never unlocking) the child's copies leaves the parent's locks in place.
-    # The forking thread took _held_lock in the "before" hook; it is this thread now.
-    for fd in _held:
-        try:
-            os.close(fd)
-        except OSError:
-            pass
-    _held.clear()
-    _held_lock.release()
 
 
 def _write_all(fd: int, data: bytes) -> None:

@@ -8,8 +8,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from posthog_web.delivery import RequestsTransport, TransportError
 from posthog_web.inbox import InboxServer
-from posthog_web.transport import RequestsTransport, TransportError
 
 
 @pytest.fixture

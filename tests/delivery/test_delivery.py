@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from posthog_web import Client
-from posthog_web.delivery import _parse_retry_after
+from posthog_web.delivery.retry import parse_retry_after as _parse_retry_after
 from posthog_web.inbox import InboxServer
 from tests.core.helpers import MakeClient, decode_body, wait_for_requests
 
@@ -394,7 +394,7 @@ def test_offline_batches_go_to_the_spool_without_waiting_for_a_budget(
     inbox.faults.fail_window(60, status=503)
     _capture(client, 1, prefix="first")
     assert client.flush(timeout=10) is False
-    assert client._sender._offline
+    assert client._sender._spooling.offline
     requests_before = len(inbox.requests)
     started = time.monotonic()
     _capture(client, 5, prefix="later")
@@ -558,12 +558,12 @@ def test_a_spool_write_failure_drops_with_a_log(
     client = make_client(spool_dir=tmp_path, max_retries=0)
     client.capture("warm", distinct_id="u1")
     assert client.flush(timeout=10)
-    assert client._sender._spool is not None
+    assert client._sender._spooling.spool is not None
 
     def full(events: object) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(client._sender._spool, "write", full)
+    monkeypatch.setattr(client._sender._spooling.spool, "write", full)
     inbox.faults.fail_next(1, status=503)
     _capture(client, 2)
     assert client.flush(timeout=10) is False

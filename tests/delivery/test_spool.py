@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from posthog_web import spool as spool_module
-from posthog_web.spool import Spool, decode_batch, encode_batch, parse_name
+from posthog_web.delivery import spool as spool_module
+from posthog_web.delivery.spool import Spool, decode_batch, encode_batch, parse_name
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -245,7 +245,7 @@ def _python(code: str, *args: str) -> subprocess.Popen[str]:
 
 DRAINER = """
 import json, sys, time
-from posthog_web.spool import Spool
+from posthog_web.delivery.spool import Spool
 spool = Spool(sys.argv[1], 10_000_000)
 spool.open()
 seen, quiet = [], None
@@ -265,7 +265,7 @@ print(json.dumps(seen))
 
 WRITER = """
 import json, sys
-from posthog_web.spool import Spool
+from posthog_web.delivery.spool import Spool
 spool = Spool(sys.argv[1], 10_000_000)
 spool.open()
 for i in range(40):
@@ -295,7 +295,7 @@ def test_a_killed_claimer_leaves_the_batch_to_others_at_once(spool: Spool) -> No
     spool.write(batch(0))
     code = """
     import os, signal, sys
-    from posthog_web.spool import Spool
+    from posthog_web.delivery.spool import Spool
     spool = Spool(sys.argv[1], 10_000_000)
     spool.open()
     assert spool.claim() is not None
