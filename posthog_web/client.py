@@ -5,7 +5,9 @@ from __future__ import annotations
 import ipaddress
 import logging
 import os
+import sys
 import time
+import uuid as uuid_module
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
@@ -13,6 +15,8 @@ from urllib.parse import urlsplit
 from posthog_web import events as ev
 from posthog_web import recording
 from posthog_web.delivery import DEFAULT_SPOOL_MAX_BYTES, DeliveryError, DeliveryOptions, Sender
+from posthog_web.errors import MECHANISM_GENERIC, ExceptionCapture
+from posthog_web.errors.options import ExceptionOptions
 from posthog_web.transport import RequestsTransport, Transport
 
 logger = logging.getLogger(__name__)
@@ -53,6 +57,8 @@ class Client:
         spool_max_bytes: bound on the spool's size; past it the oldest events are dropped.
         allow_insecure_http: allow ``http://`` to a host that is not loopback.
         transport: replaces the HTTP transport (see :mod:`posthog_web.transport`).
+        exception_options: how :meth:`capture_exception` builds ``$exception`` events
+            (in-app modules, code variables, the flood limit; see docs/errors.md).
     """
 
     def __init__(
@@ -74,6 +80,7 @@ class Client:
         spool_max_bytes: int = DEFAULT_SPOOL_MAX_BYTES,
         allow_insecure_http: bool = False,
         transport: Transport | None = None,
+        exception_options: ExceptionOptions | None = None,
     ) -> None:
         self._api_key = validate_api_key(api_key)
         self.host = normalize_host(host, allow_insecure_http=allow_insecure_http)
@@ -115,6 +122,13 @@ class Client:
             spool_max_bytes=spool_max_bytes,
         )
         self._sender = Sender(options, transport if transport is not None else RequestsTransport())
+        if exception_options is not None and not isinstance(exception_options, ExceptionOptions):
+            raise TypeError(
+                "exception_options must be a posthog_web.errors.ExceptionOptions, not "
+                f"{type(exception_options).__name__}"
+            )
+        #: Builds this client's ``$exception`` events (integrations may share it).
+        self.exception_capture = ExceptionCapture(exception_options)
 
     @property
     def api_key(self) -> str:
@@ -222,6 +236,80 @@ class Client:
             raise ValueError("alias must differ from distinct_id")
         props = {"distinct_id": target, "alias": source}
         return self._send(ev.EVENT_CREATE_ALIAS, target, props, timestamp, None)
+
+    def capture_exception(
+        self,
+        exc: BaseException | None = None,
+        *,
+        distinct_id: str | None = None,
+        properties: Mapping[str, Any] | None = None,
+        timestamp: object = None,
+        handled: bool = True,
+    ) -> int | None:
+        """Capture an ``$exception`` for PostHog's error tracking.
+
+        Args:
+            exc: the exception; None: the one being handled (``sys.exc_info()``).
+            distinct_id: the person it happened to; None sends a personless event
+                (a random distinct id and ``$process_person_profile: false``).
+            properties: more event properties (a ``$exception_fingerprint`` here sets
+                PostHog's grouping).
+            timestamp: when it happened (as for :meth:`capture`).
+            handled: whether the app dealt with it (PostHog's "handled" flag).
+
+        Returns:
+            In sync mode the HTTP status PostHog answered; otherwise None. None also when
+            nothing is sent: the exception was captured before, the flood limit held it
+            back (see docs/errors.md), or building the event failed (logged).
+        """
+        if exc is None:
+            exc = sys.exc_info()[1]
+            if exc is None:
+                raise ValueError("exc is None and no exception is being handled")
+        elif not isinstance(exc, BaseException):
+            raise TypeError(f"exc must be an exception instance, not {type(exc).__name__}")
+        if not isinstance(handled, bool):
+            raise TypeError(f"handled must be a bool, not {type(handled).__name__}")
+        return self._capture_exception(
+            exc,
+            distinct_id=distinct_id,
+            properties=properties,
+            timestamp=timestamp,
+            handled=handled,
+            mechanism_type=MECHANISM_GENERIC,
+            level="error",
+            source=None,
+        )
+
+    def _capture_exception(
+        self,
+        exc: BaseException,
+        *,
+        distinct_id: str | None,
+        properties: Mapping[str, Any] | None,
+        timestamp: object,
+        handled: bool,
+        mechanism_type: str,
+        level: str,
+        source: str | None,
+    ) -> int | None:
+        did = None if distinct_id is None else ev.validate_distinct_id(distinct_id)
+        props = ev.check_properties(properties)
+        stamp = None if timestamp is None else ev.format_timestamp(timestamp)
+        built = self.exception_capture.build(
+            exc,
+            handled=handled,
+            mechanism_type=mechanism_type,
+            context_properties=props,
+            level=level,
+            source=source,
+        )
+        if built is None:
+            return None
+        if did is None:
+            did = str(uuid_module.uuid4())
+            built.setdefault(ev.PROP_PROCESS_PERSON_PROFILE, False)
+        return self._send(ev.EVENT_EXCEPTION, did, built, stamp, None)
 
     # Integrations' fast path -------------------------------------------------------
 
