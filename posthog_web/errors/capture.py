@@ -7,6 +7,7 @@ import logging
 import sys
 import time
 from collections.abc import Callable, Mapping
+from types import TracebackType
 from typing import Any
 
 from posthog_web import events as ev
@@ -107,7 +108,7 @@ class ExceptionCapture:
         level: str,
         source: str | None,
     ) -> dict[str, Any] | None:
-        if getattr(exc, _CAPTURED_MARK, False):
+        if chain.attribute(exc, _CAPTURED_MARK):
             logger.debug("posthog-web: %s was captured already", _type_name(exc))
             return None
         links = chain.walk(exc)
@@ -153,9 +154,9 @@ class ExceptionCapture:
         return digest.hexdigest()
 
     def _trace_of(self, exc: BaseException, is_root: bool) -> _Trace:
-        tb = exc.__traceback__
+        tb = chain.attribute(exc, "__traceback__")
         limit = self.options.max_frames
-        if tb is not None:
+        if isinstance(tb, TracebackType):
             return _Trace(*self._frames.frames_of(tb, limit), synthetic=False)
         if is_root:
             # Never raised: the stack of the code that asked for the capture stands in.

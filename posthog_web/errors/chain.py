@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import builtins
 from dataclasses import dataclass
+from typing import Any
 
 MAX_EXCEPTIONS = 50
 MAX_GROUP_MEMBERS_SEEN = 1000
@@ -56,13 +57,21 @@ def walk(root: BaseException) -> list[Link]:
     return links
 
 
+def attribute(exc: BaseException, name: str) -> Any:
+    """``exc.name``, or None when the class makes reading it fail."""
+    try:
+        return getattr(exc, name, None)
+    except Exception:  # a hostile __getattribute__ must not stop the report
+        return None
+
+
 def _next_in_chain(exc: BaseException) -> tuple[BaseException, str] | None:
-    cause = getattr(exc, "__cause__", None)
+    cause = attribute(exc, "__cause__")
     if isinstance(cause, BaseException):
         return cause, "cause"
-    if getattr(exc, "__suppress_context__", False):
+    if attribute(exc, "__suppress_context__"):
         return None
-    context = getattr(exc, "__context__", None)
+    context = attribute(exc, "__context__")
     if isinstance(context, BaseException):
         return context, "context"
     return None
@@ -71,7 +80,7 @@ def _next_in_chain(exc: BaseException) -> tuple[BaseException, str] | None:
 def _members(group: BaseException, budget: int) -> list[BaseException]:
     if budget <= 0:
         return []
-    members = getattr(group, "exceptions", ())
+    members = attribute(group, "exceptions")
     if not isinstance(members, tuple):
         return []
     return [member for member in members[:budget] if isinstance(member, BaseException)]
