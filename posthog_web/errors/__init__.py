@@ -13,9 +13,16 @@ from posthog_web.errors.capture import (
     MECHANISM_UNCAUGHT,
     ExceptionCapture,
 )
-from posthog_web.errors.options import DEFAULT_MASKED_NAMES, ExceptionOptions
+from posthog_web.errors.options import (
+    DEFAULT_IGNORED_BELOW_500,
+    DEFAULT_IGNORED_EXCEPTIONS,
+    DEFAULT_MASKED_NAMES,
+    ExceptionOptions,
+)
 
 __all__ = [
+    "DEFAULT_IGNORED_BELOW_500",
+    "DEFAULT_IGNORED_EXCEPTIONS",
     "DEFAULT_MASKED_NAMES",
     "MECHANISM_GENERIC",
     "MECHANISM_MIDDLEWARE",

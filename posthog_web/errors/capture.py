@@ -50,28 +50,21 @@ class ExceptionCapture:
             else None
         )
         self._gate = FloodGate(self.options.flood_limit, self.options.flood_fingerprints, clock)
-        self._ignored_types = tuple(
-            i for i in self.options.ignore_exceptions if isinstance(i, type)
-        )
-        self._ignored_paths = frozenset(
-            i for i in self.options.ignore_exceptions if isinstance(i, str)
-        )
+        self._always = _Matcher(self.options.ignore_exceptions)
+        self._below_500 = _Matcher(self.options.ignore_below_500)
 
     def is_ignored(self, exc: BaseException) -> bool:
-        """Whether ``exc`` is an instance of an ignored type (or a subclass of one).
+        """Whether ``exc`` is of an ignored type (``ignore_exceptions``), or of a
+        ``ignore_below_500`` type with a ``status_code`` below 500. Subclasses count.
 
         Dotted paths are compared with each class's ``module.QualName`` along the MRO,
         and with the class they name if its module is already imported: nothing is
         imported here.
         """
-        if self._ignored_types and isinstance(exc, self._ignored_types):
+        if self._always.matches(exc):
             return True
-        if not self._ignored_paths:
-            return False
-        for cls in type(exc).__mro__:
-            if f"{cls.__module__}.{cls.__qualname__}" in self._ignored_paths:
-                return True
-        return any(_names_class_of(path, exc) for path in self._ignored_paths)
+        status = chain.attribute(exc, "status_code")
+        return isinstance(status, int) and status < 500 and self._below_500.matches(exc)
 
     def build(
         self,
@@ -240,8 +233,28 @@ def _mark_captured(exc: BaseException) -> None:
         pass
 
 
+class _Matcher:
+    """Exception types and dotted paths, matched against an exception's class and bases."""
+
+    def __init__(self, items: tuple[type[BaseException] | str, ...]) -> None:
+        self._types = tuple(item for item in items if isinstance(item, type))
+        self._paths = frozenset(item for item in items if isinstance(item, str))
+
+    def matches(self, exc: BaseException) -> bool:
+        if self._types and isinstance(exc, self._types):
+            return True
+        if not self._paths:
+            return False
+        for cls in type(exc).__mro__:
+            if f"{cls.__module__}.{cls.__qualname__}" in self._paths:
+                return True
+        return any(_names_class_of(path, exc) for path in self._paths)
+
+
 def _names_class_of(path: str, exc: BaseException) -> bool:
-    module_name, _, attribute = path.rpartition(".")
+    # A re-export (django.http.Http404 is django.http.response.Http404) matches only once
+    # its module is imported, which it is by the time the framework raises it.
+    module_name, _, name = path.rpartition(".")
     module = sys.modules.get(module_name)
-    cls = getattr(module, attribute, None) if module is not None else None
+    cls = getattr(module, name, None) if module is not None else None
     return isinstance(cls, type) and isinstance(exc, cls)

@@ -24,6 +24,21 @@ DEFAULT_MASKED_NAMES = (
     "signature",
 )
 
+#: Exceptions frameworks answer with a 4xx: not errors of the app. Dotted paths, so the
+#: core imports no framework; subclasses count.
+DEFAULT_IGNORED_EXCEPTIONS: tuple[str, ...] = (
+    "django.http.response.Http404",
+    "django.core.exceptions.PermissionDenied",
+    "django.core.exceptions.SuspiciousOperation",
+    "django.core.exceptions.BadRequest",
+    "fastapi.exceptions.RequestValidationError",
+)
+#: Exceptions that carry the HTTP status they answer (``status_code``): ignored below 500.
+DEFAULT_IGNORED_BELOW_500: tuple[str, ...] = (
+    "starlette.exceptions.HTTPException",
+    "rest_framework.exceptions.APIException",
+)
+
 
 @dataclass(frozen=True)
 class ExceptionOptions:
@@ -37,7 +52,10 @@ class ExceptionOptions:
         masked_variable_names: more name fragments to mask, beside
             :data:`DEFAULT_MASKED_NAMES`.
         ignore_exceptions: exception types, or dotted paths to them, that
-            :meth:`~posthog_web.errors.ExceptionCapture.is_ignored` reports (subclasses too).
+            :meth:`~posthog_web.errors.ExceptionCapture.is_ignored` reports (subclasses
+            too); :data:`DEFAULT_IGNORED_EXCEPTIONS` unless given.
+        ignore_below_500: the same for exceptions whose ``status_code`` attribute is
+            below 500 (:data:`DEFAULT_IGNORED_BELOW_500` unless given).
         max_frames: frames kept per exception; older frames are dropped for a marker.
         max_value_chars: characters kept of each exception message.
         max_variable_chars: characters kept of each variable's repr.
@@ -51,7 +69,8 @@ class ExceptionOptions:
     in_app: tuple[str, ...] | None = None
     capture_code_variables: bool = False
     masked_variable_names: tuple[str, ...] = ()
-    ignore_exceptions: tuple[type[BaseException] | str, ...] = ()
+    ignore_exceptions: tuple[type[BaseException] | str, ...] = DEFAULT_IGNORED_EXCEPTIONS
+    ignore_below_500: tuple[type[BaseException] | str, ...] = DEFAULT_IGNORED_BELOW_500
     max_frames: int = 100
     max_value_chars: int = 8192
     max_variable_chars: int = 512
@@ -63,7 +82,8 @@ class ExceptionOptions:
         object.__setattr__(self, "in_app", _prefixes(self.in_app))
         object.__setattr__(self, "capture_code_variables", _bool(self.capture_code_variables))
         object.__setattr__(self, "masked_variable_names", _names(self.masked_variable_names))
-        object.__setattr__(self, "ignore_exceptions", _ignored(self.ignore_exceptions))
+        for name in ("ignore_exceptions", "ignore_below_500"):
+            object.__setattr__(self, name, _ignored(getattr(self, name), name))
         for name in (
             "max_frames",
             "max_value_chars",
@@ -103,10 +123,10 @@ def _names(value: object) -> tuple[str, ...]:
     return tuple(name.lower() for name in _strings(value, "masked_variable_names"))
 
 
-def _ignored(value: object) -> tuple[type[BaseException] | str, ...]:
+def _ignored(value: object, field_name: str) -> tuple[type[BaseException] | str, ...]:
     if isinstance(value, (str, type)) or not isinstance(value, Iterable):
         raise TypeError(
-            f"ignore_exceptions must be a list of exception types or dotted paths, "
+            f"{field_name} must be a list of exception types or dotted paths, "
             f"not {type(value).__name__}"
         )
     items = tuple(value)
@@ -116,7 +136,7 @@ def _ignored(value: object) -> tuple[type[BaseException] | str, ...]:
         if isinstance(item, str) and "." in item.strip(". "):
             continue
         raise ValueError(
-            f"ignore_exceptions must hold exception types or dotted paths "
+            f"{field_name} must hold exception types or dotted paths "
             f"('package.module.Error'), not {item!r}"
         )
     return tuple(item.strip() if isinstance(item, str) else item for item in items)
