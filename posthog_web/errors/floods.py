@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable
+
+_gates: weakref.WeakSet[FloodGate] = weakref.WeakSet()
 
 
 class _Bucket:
@@ -38,6 +42,12 @@ class FloodGate:
         self._clock = clock
         self._buckets: OrderedDict[str, _Bucket] = OrderedDict()
         self._lock = threading.Lock()
+        _gates.add(self)
+
+    def _after_fork(self) -> None:
+        # Per process: a forked worker starts with full buckets and a lock nobody holds.
+        self._buckets = OrderedDict()
+        self._lock = threading.Lock()
 
     def admit(self, fingerprint: str) -> int | None:
         """None if this event is held back; else how many were held back before it."""
@@ -62,3 +72,12 @@ class FloodGate:
 
     def __len__(self) -> int:
         return len(self._buckets)
+
+
+def _reset_after_fork() -> None:
+    for gate in list(_gates):
+        gate._after_fork()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_after_fork)

@@ -207,15 +207,20 @@ def recurse(depth: int) -> int:
 def test_a_recursion_error_keeps_the_newest_frames_and_a_marker(
     capture: ExceptionCapture,
 ) -> None:
-    with pytest.raises(RecursionError) as info:
-        recurse(0)
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(5000)
+    try:
+        with pytest.raises(RecursionError) as info:
+            recurse(0)
+    finally:
+        sys.setrecursionlimit(limit)
     frames = frames_of(build_valid(capture, info.value)[ev.PROP_EXCEPTION_LIST][0])
     assert len(frames) == 101
     marker, *kept = frames
     assert marker["in_app"] is False
     assert marker["function"].endswith("older frames omitted>")
     omitted = int(marker["function"].split()[0].lstrip("<"))
-    assert omitted > 500
+    assert omitted > 4000
     assert all(f["function"] == "recurse" for f in kept)
 
 

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import pytest
 
 from posthog_web import events as ev
@@ -94,3 +98,25 @@ def test_memory_is_bounded() -> None:
 def test_limits_are_validated(field: str) -> None:
     with pytest.raises(ValueError, match=field):
         ExceptionOptions(**{field: 0})
+
+
+FORK_SCRIPT = """
+import os
+from posthog_web.errors.floods import FloodGate
+gate = FloodGate(per_minute=1, max_fingerprints=10, clock=lambda: 0.0)
+assert gate.admit("fp") == 0
+assert gate.admit("fp") is None
+pid = os.fork()
+if pid == 0:
+    os._exit(0 if gate.admit("fp") == 0 else 1)
+_, status = os.waitpid(pid, 0)
+assert os.waitstatus_to_exitcode(status) == 0, "the child's bucket was not full"
+assert gate.admit("fp") is None
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_forked_worker_starts_with_full_buckets() -> None:
+    # In a subprocess: forking pytest itself, with its threads, is not safe.
+    subprocess.run([sys.executable, "-c", FORK_SCRIPT], check=True, timeout=60)
