@@ -296,6 +296,8 @@ class Client:
         did = None if distinct_id is None else ev.validate_distinct_id(distinct_id)
         props = ev.check_properties(properties)
         stamp = None if timestamp is None else ev.format_timestamp(timestamp)
+        if props:
+            _check_encodable(props)
         built = self.exception_capture.build(
             exc,
             handled=handled,
@@ -420,6 +422,19 @@ def _encode(
             f"at most {ev.MAX_EVENT_BYTES} (900 KiB): send fewer or smaller properties"
         )
     return encoded
+
+
+def _check_encodable(properties: dict[str, Any]) -> None:
+    """Raise, naming the field, if the caller's properties alone cannot make an event."""
+    try:
+        size = len(ev.encode_json(properties))
+    except (TypeError, ValueError):
+        raise TypeError(_json_problem(properties, None)) from None
+    if size > ev.MAX_EVENT_BYTES:
+        raise ValueError(
+            f"properties are {size} bytes once encoded; PostHog accepts at most "
+            f"{ev.MAX_EVENT_BYTES} (900 KiB) per event"
+        )
 
 
 _FIELD_OF_TOP_LEVEL = {ev.PROP_SET: "properties", ev.PROP_SET_ONCE: "properties_once"}

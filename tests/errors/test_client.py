@@ -130,6 +130,8 @@ def test_a_second_capture_of_one_exception_sends_nothing(client: Client) -> None
         ({"exc": ValueError(), "properties": [1]}, TypeError, "properties"),
         ({"exc": ValueError(), "timestamp": "yesterday"}, ValueError, "timestamp"),
         ({"exc": ValueError(), "handled": "yes"}, TypeError, "handled"),
+        ({"exc": ValueError(), "properties": {"o": object()}}, TypeError, r"properties\['o'\]"),
+        ({"exc": ValueError(), "properties": {"big": "x" * 2**20}}, ValueError, "properties"),
     ],
 )
 def test_bad_arguments_name_the_field(
