@@ -64,7 +64,7 @@ def exception_problems(properties: Mapping[str, Any]) -> list[str]:
     if not exceptions:
         return ["Empty exception list"]
     level = properties.get("$exception_level")
-    if level is not None and level not in LEVELS:
+    if level is not None and (not isinstance(level, str) or level not in LEVELS):
         problems.append(f"`$exception_level` {str(level)[:40]!r} is not one of {sorted(LEVELS)}")
     for index, exception in enumerate(exceptions):
         problems.extend(_exception_problems(exception, f"$exception_list[{index}]"))
@@ -109,7 +109,7 @@ def _frame_problems(frame: Any, where: str) -> list[str]:
     if not isinstance(frame, dict):
         return [f"{where} is not an object"]
     platform = frame.get("platform")
-    if platform not in PLATFORMS:
+    if not isinstance(platform, str) or platform not in PLATFORMS:
         return [f"{where}.platform {str(platform)[:40]!r} is unknown"]
     if platform != "python":
         return []

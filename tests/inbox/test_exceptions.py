@@ -4,13 +4,21 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import json
 from typing import Any
 
 import pytest
 import requests
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from posthog_web.inbox import InboxServer
-from posthog_web.inbox.exceptions import exception_problems, fingerprint, is_in_app
+from posthog_web.inbox.exceptions import (
+    exception_problems,
+    fingerprint,
+    is_in_app,
+    process_exception,
+)
 from tests.inbox.helpers import batch, make_event
 
 
@@ -156,3 +164,76 @@ def test_library_frames_do_not_count_unless_there_are_no_app_frames() -> None:
 )
 def test_in_app_demotion(changes: dict[str, Any], expected: bool) -> None:
     assert is_in_app(frame("f", **changes)) is expected
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=5),
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=3), children, max_size=3)
+    ),
+    max_leaves=10,
+)
+
+
+unhashable = st.lists(st.integers(), max_size=2) | st.dictionaries(
+    st.text(max_size=2), st.integers(), max_size=2
+)
+json_values = json_values | unhashable
+
+
+def shaped(required: dict[str, Any], optional: dict[str, Any]) -> Any:
+    """Dicts with the ``required`` keys and some ``optional`` ones (each a strategy); the
+    parametrized cases above cover containers of the wrong kind."""
+    return st.fixed_dictionaries(required, optional=optional)
+
+
+frames = shaped(
+    {
+        "platform": st.sampled_from(["python", "web:javascript", "cobol"]) | json_values,
+        "filename": json_values | st.just("shop/views.py"),
+        "function": json_values | st.just("f"),
+    },
+    {
+        "abs_path": json_values | st.just("/x/site-packages/a.py"),
+        "module": json_values,
+        "lineno": json_values | st.integers(-2, 2**33),
+        "in_app": json_values,
+        "pre_context": json_values | st.lists(st.text(max_size=3), max_size=2),
+        "code_variables": json_values,
+    },
+)
+stacktraces = shaped(
+    {
+        "type": st.sampled_from(["raw", "resolved"]) | json_values,
+        "frames": st.lists(frames, min_size=1, max_size=3),
+    },
+    {},
+)
+exceptions = shaped(
+    {"type": json_values | st.just("ValueError"), "stacktrace": stacktraces},
+    {
+        "value": json_values,
+        "module": json_values,
+        "thread_id": json_values,
+        "mechanism": shaped({}, {"handled": json_values, "type": json_values}),
+    },
+)
+
+
+@settings(max_examples=300)
+@given(
+    exception_list=st.lists(exceptions, min_size=1, max_size=3),
+    level=json_values | st.sampled_from(["error", "fatal"]),
+    fingerprint_value=json_values,
+)
+def test_any_json_is_processed_without_crashing(
+    exception_list: Any, level: Any, fingerprint_value: Any
+) -> None:
+    props = {
+        "$exception_list": exception_list,
+        "$exception_level": level,
+        "$exception_fingerprint": fingerprint_value,
+    }
+    process_exception(props)
+    assert ("$cymbal_errors" in props) != ("$exception_fingerprint" in props)
+    json.dumps(props)
