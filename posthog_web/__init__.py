@@ -11,11 +11,22 @@ from typing import TYPE_CHECKING, Any
 from posthog_web._version import __version__
 from posthog_web.client import EU_HOST, US_HOST, Client
 from posthog_web.delivery import DeliveryError
+from posthog_web.errors import ExceptionOptions
+from posthog_web.uncaught import capture_uncaught
 
 if TYPE_CHECKING:
     from posthog_web.context import current
 
-__all__ = ["EU_HOST", "US_HOST", "Client", "DeliveryError", "__version__", "current"]
+__all__ = [
+    "EU_HOST",
+    "US_HOST",
+    "Client",
+    "DeliveryError",
+    "ExceptionOptions",
+    "__version__",
+    "capture_uncaught",
+    "current",
+]
 
 
 def __getattr__(name: str) -> Any:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import ipaddress
 import logging
 import os
+import sys
 import time
+import uuid as uuid_module
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
@@ -20,6 +22,8 @@ from posthog_web.delivery import (
     Transport,
 )
 from posthog_web.delivery import recorder as recording
+from posthog_web.errors import MECHANISM_GENERIC, ExceptionCapture
+from posthog_web.errors.options import ExceptionOptions
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +63,8 @@ class Client:
         spool_max_bytes: bound on the spool's size; past it the oldest events are dropped.
         allow_insecure_http: allow ``http://`` to a host that is not loopback.
         transport: replaces the HTTP transport (see :mod:`posthog_web.delivery.transport`).
+        exception_options: how :meth:`capture_exception` builds ``$exception`` events
+            (in-app modules, code variables, the flood limit; see docs/errors.md).
     """
 
     def __init__(
@@ -80,6 +86,7 @@ class Client:
         spool_max_bytes: int = DEFAULT_SPOOL_MAX_BYTES,
         allow_insecure_http: bool = False,
         transport: Transport | None = None,
+        exception_options: ExceptionOptions | None = None,
     ) -> None:
         self._api_key = validate_api_key(api_key)
         self.host = normalize_host(host, allow_insecure_http=allow_insecure_http)
@@ -121,6 +128,13 @@ class Client:
             spool_max_bytes=spool_max_bytes,
         )
         self._sender = Sender(options, transport if transport is not None else RequestsTransport())
+        if exception_options is not None and not isinstance(exception_options, ExceptionOptions):
+            raise TypeError(
+                "exception_options must be a posthog_web.errors.ExceptionOptions, not "
+                f"{type(exception_options).__name__}"
+            )
+        #: Builds this client's ``$exception`` events (integrations may share it).
+        self.exception_capture = ExceptionCapture(exception_options)
 
     @property
     def api_key(self) -> str:
@@ -228,6 +242,82 @@ class Client:
             raise ValueError("alias must differ from distinct_id")
         props = {"distinct_id": target, "alias": source}
         return self._send(ev.EVENT_CREATE_ALIAS, target, props, timestamp, None)
+
+    def capture_exception(
+        self,
+        exc: BaseException | None = None,
+        *,
+        distinct_id: str | None = None,
+        properties: Mapping[str, Any] | None = None,
+        timestamp: object = None,
+        handled: bool = True,
+    ) -> int | None:
+        """Capture an ``$exception`` for PostHog's error tracking.
+
+        Args:
+            exc: the exception; None: the one being handled (``sys.exc_info()``).
+            distinct_id: the person it happened to; None sends a personless event
+                (a random distinct id and ``$process_person_profile: false``).
+            properties: more event properties (a ``$exception_fingerprint`` here sets
+                PostHog's grouping).
+            timestamp: when it happened (as for :meth:`capture`).
+            handled: whether the app dealt with it (PostHog's "handled" flag).
+
+        Returns:
+            In sync mode the HTTP status PostHog answered; otherwise None. None also when
+            nothing is sent: the exception was captured before, the flood limit held it
+            back (see docs/errors.md), or building the event failed (logged).
+        """
+        if exc is None:
+            exc = sys.exc_info()[1]
+            if exc is None:
+                raise ValueError("exc is None and no exception is being handled")
+        elif not isinstance(exc, BaseException):
+            raise TypeError(f"exc must be an exception instance, not {type(exc).__name__}")
+        if not isinstance(handled, bool):
+            raise TypeError(f"handled must be a bool, not {type(handled).__name__}")
+        return self._capture_exception(
+            exc,
+            distinct_id=distinct_id,
+            properties=properties,
+            timestamp=timestamp,
+            handled=handled,
+            mechanism_type=MECHANISM_GENERIC,
+            level="error",
+            source=None,
+        )
+
+    def _capture_exception(
+        self,
+        exc: BaseException,
+        *,
+        distinct_id: str | None,
+        properties: Mapping[str, Any] | None,
+        timestamp: object,
+        handled: bool,
+        mechanism_type: str,
+        level: str,
+        source: str | None,
+    ) -> int | None:
+        did = None if distinct_id is None else ev.validate_distinct_id(distinct_id)
+        props = ev.check_properties(properties)
+        stamp = None if timestamp is None else ev.format_timestamp(timestamp)
+        if props:
+            _check_encodable(props)
+        built = self.exception_capture.build(
+            exc,
+            handled=handled,
+            mechanism_type=mechanism_type,
+            context_properties=props,
+            level=level,
+            source=source,
+        )
+        if built is None:
+            return None
+        if did is None:
+            did = str(uuid_module.uuid4())
+            built.setdefault(ev.PROP_PROCESS_PERSON_PROFILE, False)
+        return self._send(ev.EVENT_EXCEPTION, did, built, stamp, None)
 
     # Integrations' fast path -------------------------------------------------------
 
@@ -338,6 +428,19 @@ def _encode(
             f"at most {ev.MAX_EVENT_BYTES} (900 KiB): send fewer or smaller properties"
         )
     return encoded
+
+
+def _check_encodable(properties: dict[str, Any]) -> None:
+    """Raise, naming the field, if the caller's properties alone cannot make an event."""
+    try:
+        size = len(ev.encode_json(properties))
+    except (TypeError, ValueError):
+        raise TypeError(_json_problem(properties, None)) from None
+    if size > ev.MAX_EVENT_BYTES:
+        raise ValueError(
+            f"properties are {size} bytes once encoded; PostHog accepts at most "
+            f"{ev.MAX_EVENT_BYTES} (900 KiB) per event"
+        )
 
 
 _FIELD_OF_TOP_LEVEL = {ev.PROP_SET: "properties", ev.PROP_SET_ONCE: "properties_once"}

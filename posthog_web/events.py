@@ -26,6 +26,7 @@ EVENT_BOT_PAGEVIEW = "$bot_pageview"
 EVENT_SCREEN = "$screen"
 EVENT_IDENTIFY = "$identify"
 EVENT_CREATE_ALIAS = "$create_alias"
+EVENT_EXCEPTION = "$exception"
 
 PROP_LIB = "$lib"
 PROP_LIB_VERSION = "$lib_version"
@@ -42,6 +43,13 @@ PROP_PROCESS_PERSON_PROFILE = "$process_person_profile"
 PROP_IP = "$ip"
 PROP_SET = "$set"
 PROP_SET_ONCE = "$set_once"
+PROP_EXCEPTION_LIST = "$exception_list"
+PROP_EXCEPTION_LEVEL = "$exception_level"
+PROP_EXCEPTION_SOURCE = "$exception_source"
+PROP_EXCEPTION_FINGERPRINT = "$exception_fingerprint"
+#: posthog-web's own: how many events of this fingerprint the flood limit held back.
+PROP_EXCEPTION_SUPPRESSED = "$exception_suppressed_count"
+EXCEPTION_LEVELS = ("fatal", "error", "warning", "log", "info", "debug")
 
 #: PostHog accepts at most 200 characters on v0 capture (it truncates silently).
 MAX_DISTINCT_ID_LENGTH = 200

@@ -1,7 +1,8 @@
 """PostHog's v0 capture validation: a decoded request becomes events or a refusal.
 
 The rules follow docs/posthog-ingestion.md §1.3, §1.4, §1.6 and §3.1. One bad event refuses the
-whole request, as capture does.
+whole request, as capture does. ``$exception`` events also get what error tracking makes of
+them (:mod:`posthog_web.inbox.exceptions`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from posthog_web.inbox.decoding import DecodeError, decode_body
+from posthog_web.inbox.exceptions import EXCEPTION_EVENT, process_exception
 
 BATCH_LIMIT = 20 * 1024 * 1024
 EVENT_LIMIT = 2 * 1024 * 1024
@@ -121,6 +123,9 @@ def _events_of(payload: Any, path: str, query: Mapping[str, str]) -> list[dict[s
     for event, _ in events:
         if event["event"] == PERFORMANCE_EVENT:
             continue
+        if event["event"] == EXCEPTION_EVENT:
+            # Capture accepts any $exception; error tracking then parses it (or warns).
+            process_exception(event["properties"])
         if sent_at is not None:
             event["sent_at"] = sent_at
         event["api_key"] = token

@@ -29,7 +29,7 @@ _SCRIPT = textwrap.dedent(
     from posthog_web import Client
     from posthog_web.asgi import PostHogMiddleware
     from posthog_web.snippet import posthog_snippet
-    from posthog_web.transport import RecorderTransport
+    from posthog_web.delivery import RecorderTransport
 
     async def app(scope, receive, send):
         body = f"<head>{posthog_snippet()}</head>".encode()

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from posthog_web import Client
+from posthog_web.delivery import RecorderTransport
 from posthog_web.tracker import Tracker, TrackerOptions
-from posthog_web.transport import RecorderTransport
 from posthog_web.web import RequestView, ResponseView
 
 BODY = b"<!doctype html><head><title>Breads &amp; buns</title></head><p>..."
