@@ -25,8 +25,9 @@ from bench import scenarios
 from bench.inbox_process import InboxProcess
 from posthog_web import Client
 from posthog_web import asgi as asgi_module
-from posthog_web import tracker as tracker_module
-from posthog_web.identity import parse_posthog_cookie
+from posthog_web.web import emitter as emitter_module
+from posthog_web.web import visitor as visitor_module
+from posthog_web.web.identity import parse_posthog_cookie
 
 Patch = tuple[object, str, object]
 
@@ -48,7 +49,7 @@ def _parts(tracker: Any, template: Any, framework: str) -> dict[str, list[Patch]
     request = scenarios.build("page")
     cookie = dict(h for h in request.headers).get("cookie", "")
     raw = dict(c.split("=", 1) for c in cookie.split("; ") if "=" in c).get(
-        tracker._posthog_js_cookie or ""
+        tracker._visitors.posthog_js_cookie or ""
     )
     parsed = (
         parse_posthog_cookie(raw, now_ms=time.time_ns() // 1_000_000, idle_timeout_ms=1_800_000)
@@ -56,18 +57,18 @@ def _parts(tracker: Any, template: Any, framework: str) -> dict[str, list[Patch]
         else None
     )
     view = asgi_module.request_view(scenarios.asgi_scope(request))
-    props = tracker._properties.pageview(view, title="product", route="/r", view="v")
+    props = tracker._emitter.properties.pageview(view, title="product", route="/r", view="v")
     parts: dict[str, list[Patch]] = {
         "posthog-js cookie: percent-decoding, JSON, checks": [
-            (tracker_module, "parse_posthog_cookie", lambda *a, **k: parsed)
+            (visitor_module, "parse_posthog_cookie", lambda *a, **k: parsed)
         ],
         "page-view properties: URL masking, referrer, UA fields, language, campaign": [
-            (tracker._properties, "pageview", lambda *a, **k: dict(props))
+            (tracker._emitter.properties, "pageview", lambda *a, **k: dict(props))
         ],
-        "the event's UUIDv7": [(tracker_module, "uuid7", lambda: "0" * 36)],
+        "the event's UUIDv7": [(emitter_module, "uuid7", lambda: "0" * 36)],
         "the event dict: $lib, timestamp": [
             (
-                tracker_module,
+                emitter_module,
                 "new_event",
                 lambda event, distinct_id, properties, **k: {"properties": properties},
             )
@@ -77,7 +78,7 @@ def _parts(tracker: Any, template: Any, framework: str) -> dict[str, list[Patch]
             (type(tracker), "is_pageview", lambda self, request, response, **k: True),
         ],
         "consent: GPC/DNT headers, posthog-js opt-out cookie": [
-            (type(tracker), "_opted_out", lambda self, request: False)
+            (type(tracker._visitors), "opted_out", lambda self, request: False)
         ],
     }
     if framework == "Starlette":

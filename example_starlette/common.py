@@ -13,7 +13,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from posthog_web import US_HOST, Client
-from posthog_web.snippet import posthog_snippet
+from posthog_web.web.snippet import posthog_snippet
 
 logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
 logger = logging.getLogger("example_starlette")

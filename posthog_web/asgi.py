@@ -1,9 +1,9 @@
 """Pure ASGI 3 middleware: page views, identity and ``request.state.posthog``.
 
 Works with Starlette, FastAPI and any other ASGI 3 application; it imports no
-framework. It turns the ASGI scope into a :class:`~posthog_web.web.RequestView`
+framework. It turns the ASGI scope into a :class:`~posthog_web.web.request.RequestView`
 and leaves every decision (page view or not, properties, identity, cookies) to
-the framework-neutral :class:`~posthog_web.tracker.Tracker`.
+the framework-neutral :class:`~posthog_web.web.tracker.Tracker`.
 """
 
 from __future__ import annotations
@@ -14,14 +14,15 @@ import logging
 from collections.abc import Awaitable, Callable, Iterator, Mapping, MutableMapping
 from typing import Any
 
-from posthog_web._guard import guarded
-from posthog_web.caching import private_cache_headers
 from posthog_web.client import DEFAULT_HOST, Client
-from posthog_web.context import NoopHelper, RequestContext, bind, unbind
 from posthog_web.delivery import recorder as recording
-from posthog_web.fallback import PLACEHOLDER_API_KEY, keyless_host, recording_only_client
-from posthog_web.tracker import Tracker, TrackerOptions
 from posthog_web.web import RequestView, ResponseView, SetCookie
+from posthog_web.web.caching import private_cache_headers
+from posthog_web.web.context import RequestContext
+from posthog_web.web.fallback import PLACEHOLDER_API_KEY, keyless_host, recording_only_client
+from posthog_web.web.guard import guarded
+from posthog_web.web.helper import NoopHelper, bind, unbind
+from posthog_web.web.tracker import Tracker, TrackerOptions
 
 __all__ = ["PostHogMiddleware", "parse_cookie_header", "request_view"]
 
@@ -77,7 +78,7 @@ class PostHogMiddleware:
             properties for that user; by default none.
         secret_key: key signing the anonymous-id cookie (``TrackerOptions.cookie_secret``).
         flush_timeout: seconds the lifespan shutdown waits for queued events to be sent.
-        **options: any :class:`~posthog_web.tracker.TrackerOptions` field, by name.
+        **options: any :class:`~posthog_web.web.tracker.TrackerOptions` field, by name.
 
     Without ``api_key`` and ``client`` (and no local inbox) it is disabled (one
     warning) and only passes requests through, with a no-op ``request.state.posthog``;
@@ -176,7 +177,7 @@ class PostHogMiddleware:
 
 
 def _client(api_key: str | None, host: str | None, local_inbox: bool) -> Client | None:
-    """The client for ``api_key``/``host`` (see :mod:`posthog_web.fallback`), or None."""
+    """The client for ``api_key``/``host`` (see :mod:`posthog_web.web.fallback`), or None."""
     if api_key:
         client = Client(api_key, host=host or DEFAULT_HOST)
         logger.info("posthog-web: sending events to %s", client.host)

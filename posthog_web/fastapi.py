@@ -22,7 +22,7 @@ from fastapi import Depends
 from fastapi.requests import HTTPConnection
 
 from posthog_web.asgi import HELPER_SCOPE_KEY
-from posthog_web.context import RequestHelper, current
+from posthog_web.web.helper import RequestHelper, current
 
 __all__ = ["PostHog", "get_posthog"]
 

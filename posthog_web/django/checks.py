@@ -23,7 +23,7 @@ from django.conf import settings
 from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
 
-from posthog_web.fallback import PLACEHOLDER_API_KEY
+from posthog_web.web.fallback import PLACEHOLDER_API_KEY
 
 __all__ = [
     "check_destination",

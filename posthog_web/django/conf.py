@@ -23,13 +23,13 @@ from django.utils.module_loading import import_string
 
 from posthog_web.client import DEFAULT_HOST, Client, normalize_host
 from posthog_web.delivery import recorder as recording
-from posthog_web.fallback import (
+from posthog_web.web.fallback import (
     LOCAL_INBOX_URL,
     PLACEHOLDER_API_KEY,
     keyless_host,
     recording_only_client,
 )
-from posthog_web.tracker import Tracker, TrackerOptions
+from posthog_web.web.tracker import Tracker, TrackerOptions
 
 __all__ = ["DEFAULTS", "LOCAL_INBOX_URL", "PostHogConfig", "get_config", "reset"]
 

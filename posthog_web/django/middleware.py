@@ -1,8 +1,8 @@
 """``PostHogMiddleware``: page views, identity and ``request.posthog`` for Django.
 
 Sync- and async-capable (no thread hop under ASGI). It only adapts Django's request
-and response to the core's :class:`~posthog_web.web.RequestView` and
-:class:`~posthog_web.web.ResponseView`; every decision is the tracker's.
+and response to the core's :class:`~posthog_web.web.request.RequestView` and
+:class:`~posthog_web.web.request.ResponseView`; every decision is the tracker's.
 """
 
 from __future__ import annotations
@@ -21,12 +21,13 @@ from django.http import HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.utils.functional import SimpleLazyObject, empty
 
-from posthog_web._guard import guarded
-from posthog_web.caching import private_cache_headers
-from posthog_web.context import NoopHelper, RequestContext, bind, unbind
 from posthog_web.django.conf import PostHogConfig, get_config
-from posthog_web.tracker import Tracker
 from posthog_web.web import RequestView, ResponseView, SetCookie
+from posthog_web.web.caching import private_cache_headers
+from posthog_web.web.context import RequestContext
+from posthog_web.web.guard import guarded
+from posthog_web.web.helper import NoopHelper, bind, unbind
+from posthog_web.web.tracker import Tracker
 
 __all__ = ["PostHogMiddleware"]
 

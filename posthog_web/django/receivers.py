@@ -7,9 +7,9 @@ from typing import Any
 
 from django.contrib.auth.signals import user_logged_in, user_logged_out
 
-from posthog_web._guard import guarded
-from posthog_web.context import NoopHelper, RequestHelper
 from posthog_web.events import validate_distinct_id
+from posthog_web.web.guard import guarded
+from posthog_web.web.helper import NoopHelper, RequestHelper
 
 __all__ = ["connect", "on_login", "on_logout"]
 

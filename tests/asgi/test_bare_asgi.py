@@ -12,8 +12,8 @@ import pytest
 import posthog_web
 from posthog_web import Client
 from posthog_web.asgi import PostHogMiddleware, parse_cookie_header, request_view
-from posthog_web.context import NoopHelper
 from posthog_web.inbox import InboxServer
+from posthog_web.web.helper import NoopHelper
 from tests.asgi.helpers import (
     BROWSER_UA,
     Message,

@@ -13,7 +13,7 @@ from typing import Any
 from posthog_web import Client
 from posthog_web.asgi import PostHogMiddleware
 from posthog_web.inbox import InboxServer
-from posthog_web.snippet import posthog_snippet
+from posthog_web.web.snippet import posthog_snippet
 from tests.asgi.helpers import BROWSER_UA, call, http_scope, pageviews, run, set_cookies
 
 INIT = re.compile(r"posthog\.init\((\"[^\"]*\"),(\{.*?\})\);</script>")

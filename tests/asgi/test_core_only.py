@@ -28,7 +28,7 @@ _SCRIPT = textwrap.dedent(
 
     from posthog_web import Client
     from posthog_web.asgi import PostHogMiddleware
-    from posthog_web.snippet import posthog_snippet
+    from posthog_web.web.snippet import posthog_snippet
     from posthog_web.delivery import RecorderTransport
 
     async def app(scope, receive, send):

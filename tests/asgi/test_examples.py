@@ -12,8 +12,8 @@ from urllib.parse import quote
 import pytest
 from starlette.testclient import TestClient
 
-from posthog_web.identity import posthog_cookie_name
 from posthog_web.inbox import InboxServer
+from posthog_web.web.identity import posthog_cookie_name
 from tests.asgi.helpers import BROWSER
 
 LOGIN = {"content-type": "application/x-www-form-urlencoded"}

@@ -7,9 +7,9 @@ from fastapi.testclient import TestClient
 
 import posthog_web
 from posthog_web import Client
-from posthog_web.context import NoopHelper, RequestHelper
 from posthog_web.fastapi import PostHog
 from posthog_web.inbox import InboxServer
+from posthog_web.web.helper import NoopHelper, RequestHelper
 from tests.asgi.apps import fastapi_app
 from tests.asgi.helpers import BROWSER, pageviews, sent
 

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from posthog_web import Client
 from posthog_web.asgi import PostHogMiddleware
 from posthog_web.delivery import RecorderTransport
-from posthog_web.identity import posthog_cookie_name
+from posthog_web.web.identity import posthog_cookie_name
 from tests.asgi.helpers import call, http_scope, run
 
 APP_HEADERS = [(b"content-type", b"text/html; charset=utf-8"), (b"x-app", b"1")]

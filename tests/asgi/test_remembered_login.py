@@ -21,9 +21,9 @@ from posthog_web import Client
 from posthog_web.asgi import PostHogMiddleware
 from posthog_web.events import uuid7
 from posthog_web.fastapi import PostHog
-from posthog_web.identity import AnonymousCookie, CookieSigner
 from posthog_web.inbox import InboxServer
-from posthog_web.snippet import posthog_snippet
+from posthog_web.web.identity import AnonymousCookie, CookieSigner
+from posthog_web.web.snippet import posthog_snippet
 from tests.asgi.apps import HeaderBackend
 from tests.asgi.helpers import BROWSER, pageviews, sent
 

@@ -16,7 +16,7 @@ from starlette.testclient import TestClient
 from posthog_web import Client
 from posthog_web.asgi import PostHogMiddleware
 from posthog_web.inbox import InboxServer
-from posthog_web.snippet import posthog_snippet
+from posthog_web.web.snippet import posthog_snippet
 from tests.asgi.helpers import BROWSER, pageviews
 
 INIT = re.compile(r"posthog\.init\((\"[^\"]*\"),(\{.*?\})\);</script>")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from posthog_web.bots import POSTHOG_JS_BLOCKED_UAS, BotMatcher, is_bot
+from posthog_web.web.bots import POSTHOG_JS_BLOCKED_UAS, BotMatcher, is_bot
 
 BROWSERS = [
     "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 (KHTML, like Gecko) "

@@ -14,12 +14,12 @@ from urllib.parse import quote
 import pytest
 
 from posthog_web import Client
-from posthog_web.context import RequestContext
 from posthog_web.delivery import RecorderTransport
 from posthog_web.events import MAX_DISTINCT_ID_LENGTH, uuid7
-from posthog_web.identity import AnonymousCookie, CookieSigner
-from posthog_web.snippet import render_snippet
-from posthog_web.tracker import Tracker
+from posthog_web.web.context import RequestContext
+from posthog_web.web.identity import AnonymousCookie, CookieSigner
+from posthog_web.web.snippet import render_snippet
+from posthog_web.web.tracker import Tracker
 from tests.core.test_tracker import HTML, make_request, sent, tracker_for
 
 JS_COOKIE = "ph_phc_test_posthog"

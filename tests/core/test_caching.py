@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from posthog_web.caching import private_cache_headers
+from posthog_web.web.caching import private_cache_headers
 
 
 @pytest.mark.parametrize(

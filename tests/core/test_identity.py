@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from posthog_web.events import uuid7, uuid7_at
-from posthog_web.identity import (
+from posthog_web.web.identity import (
     AnonymousCookie,
     AnonymousIdentity,
     CookieSigner,

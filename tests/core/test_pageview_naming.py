@@ -6,8 +6,8 @@ from typing import Any
 
 from posthog_web import Client
 from posthog_web.delivery import RecorderTransport
-from posthog_web.tracker import Tracker, TrackerOptions
 from posthog_web.web import RequestView, ResponseView
+from posthog_web.web.tracker import Tracker, TrackerOptions
 
 BODY = b"<!doctype html><head><title>Breads &amp; buns</title></head><p>..."
 

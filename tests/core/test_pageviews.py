@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 
-from posthog_web.bots import BotMatcher
-from posthog_web.pageviews import (
+from posthog_web.web import RequestView, ResponseView
+from posthog_web.web.bots import BotMatcher
+from posthog_web.web.pageviews import (
     PageviewRules,
     RequestProperties,
     campaign_properties,
@@ -19,8 +20,7 @@ from posthog_web.pageviews import (
     raw_user_agent,
     referrer_properties,
 )
-from posthog_web.privacy import URLMasker
-from posthog_web.web import RequestView, ResponseView
+from posthog_web.web.privacy import URLMasker
 
 HTML = ResponseView(200, "text/html; charset=utf-8")
 

@@ -1,4 +1,4 @@
-"""URL masking, size caps, the client IP, consent and cookieless modes (posthog_web.privacy)."""
+"""URL masking, size caps, the client IP, consent and cookieless modes (posthog_web.web.privacy)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,9 @@ import pytest
 from posthog_web import Client
 from posthog_web.delivery import RecorderTransport
 from posthog_web.events import COOKIELESS_SENTINEL, MAX_EVENT_BYTES
-from posthog_web.pageviews import CAMPAIGN_PARAMS
-from posthog_web.privacy import (
+from posthog_web.web import RequestView, ResponseView
+from posthog_web.web.pageviews import CAMPAIGN_PARAMS
+from posthog_web.web.privacy import (
     MASK,
     MAX_PROPERTIES_BYTES,
     MAX_URL_LENGTH,
@@ -23,8 +24,7 @@ from posthog_web.privacy import (
     anonymize_ip,
     parse_address,
 )
-from posthog_web.tracker import Tracker, TrackerOptions
-from posthog_web.web import RequestView, ResponseView
+from posthog_web.web.tracker import Tracker, TrackerOptions
 
 HTML = ResponseView(200, "text/html")
 UA = "Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0"

@@ -12,10 +12,10 @@ import pytest
 from posthog_web import Client
 from posthog_web.delivery import RecorderTransport
 from posthog_web.events import is_uuid7, uuid7, uuid7_at, uuid7_time_ms
-from posthog_web.identity import CookieSigner, is_opt_out, opt_out_cookie_name
-from posthog_web.sessions import MAX_SESSION_SECONDS, ServerSession, SessionCookie
-from posthog_web.tracker import Tracker, TrackerOptions
 from posthog_web.web import RequestView, ResponseView, SetCookie
+from posthog_web.web.identity import CookieSigner, is_opt_out, opt_out_cookie_name
+from posthog_web.web.sessions import MAX_SESSION_SECONDS, ServerSession, SessionCookie
+from posthog_web.web.tracker import Tracker, TrackerOptions
 
 HTML = ResponseView(200, "text/html")
 UA = "Mozilla/5.0 (X11; Linux x86_64; rv:125.0) Gecko/20100101 Firefox/125.0"

@@ -10,12 +10,18 @@ from typing import Any
 import pytest
 
 from posthog_web import Client
-from posthog_web.context import NoopHelper
 from posthog_web.delivery import RecorderTransport
 from posthog_web.events import is_uuid7
-from posthog_web.snippet import PostHogJS, SafeHTML, posthog_snippet, render_snippet, script_json
-from posthog_web.tracker import Tracker, TrackerOptions
 from posthog_web.web import RequestView
+from posthog_web.web.helper import NoopHelper
+from posthog_web.web.snippet import (
+    PostHogJS,
+    SafeHTML,
+    posthog_snippet,
+    render_snippet,
+    script_json,
+)
+from posthog_web.web.tracker import Tracker, TrackerOptions
 
 UA = "Mozilla/5.0 (X11; Linux x86_64; rv:125.0) Gecko/20100101 Firefox/125.0"
 INIT = re.compile(r"posthog\.init\((\"[^\"]*\"),(\{.*\})\);</script>$")

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from posthog_web.titles import MAX_TITLE_LENGTH, MAX_TITLE_SCAN, html_title
+from posthog_web.web.titles import MAX_TITLE_LENGTH, MAX_TITLE_SCAN, html_title
 
 HTML = "text/html; charset=utf-8"
 

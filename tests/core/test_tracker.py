@@ -10,11 +10,11 @@ import pytest
 
 import posthog_web
 from posthog_web import Client
-from posthog_web.context import NoopHelper, RequestHelper, bind, current, unbind
 from posthog_web.delivery import RecorderTransport
 from posthog_web.events import uuid7
-from posthog_web.tracker import Tracker, TrackerOptions
 from posthog_web.web import RequestView, ResponseView
+from posthog_web.web.helper import NoopHelper, RequestHelper, bind, current, unbind
+from posthog_web.web.tracker import Tracker, TrackerOptions
 
 HTML = ResponseView(200, "text/html")
 
@@ -189,7 +189,7 @@ def test_set_user_and_identify_dedup(
 
 
 def test_identify_cache_is_bounded(client: Client, monkeypatch: pytest.MonkeyPatch) -> None:
-    import posthog_web.tracker as tracker_module
+    import posthog_web.web.login as tracker_module
 
     monkeypatch.setattr(tracker_module, "_IDENTIFY_CACHE_SIZE", 2)
     monkeypatch.setattr(tracker_module, "_WARNED_IDS_SIZE", 1)

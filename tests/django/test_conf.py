@@ -11,8 +11,8 @@ from django.contrib.auth.models import AnonymousUser, User
 from django.test import Client
 
 from posthog_web import Client as PostHogClient
-from posthog_web.context import NoopHelper
 from posthog_web.django import conf
+from posthog_web.web.helper import NoopHelper
 from tests.django.conftest import Harness
 from tests.django.helpers import COOKIE
 

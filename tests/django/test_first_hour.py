@@ -152,11 +152,11 @@ def test_a_skipped_page_is_logged_at_debug_and_counted(
 ) -> None:
     from posthog_web.django import conf
 
-    with caplog.at_level(logging.DEBUG, logger="posthog_web.tracker"):
+    with caplog.at_level(logging.DEBUG, logger="posthog_web.web.tracker"):
         Client(HTTP_USER_AGENT="curl/8.5.0").get("/")
         Client(HTTP_USER_AGENT=BROWSER_UA).get("/health/")
         Client(HTTP_USER_AGENT=BROWSER_UA).get("/")
-    messages = [r.getMessage() for r in caplog.records if r.name == "posthog_web.tracker"]
+    messages = [r.getMessage() for r in caplog.records if r.name == "posthog_web.web.tracker"]
     assert "posthog-web: no page view for GET /: bot" in messages
     assert "posthog-web: no page view for GET /health/: excluded_path" in messages
     tracker = conf.get_config().request_tracker()

@@ -10,9 +10,9 @@ from django.contrib.auth.models import User
 from django.test import AsyncClient, Client
 
 import posthog_web
-from posthog_web.context import NoopHelper
 from posthog_web.django import conf
 from posthog_web.events import is_uuid7, uuid7, uuid7_at
+from posthog_web.web.helper import NoopHelper
 from tests.django.conftest import Harness
 from tests.django.helpers import COOKIE, anon_id_of, posthog_js_cookie
 from tests.django.test_snippet import get, init_of

@@ -322,7 +322,7 @@ def test_disallowed_host_is_not_tracked(posthog: Harness, client: Client, settin
 
 def test_a_failing_view_unbinds_the_helper(posthog: Harness, settings: Any) -> None:
     import posthog_web
-    from posthog_web.context import NoopHelper
+    from posthog_web.web.helper import NoopHelper
 
     response = Client(raise_request_exception=False).get("/boom/")
     assert response.status_code == 500

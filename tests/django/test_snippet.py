@@ -16,7 +16,7 @@ from django.test import RequestFactory
 from posthog_web.django import conf
 from posthog_web.django.middleware import PostHogMiddleware
 from posthog_web.events import is_uuid7
-from posthog_web.tracker import TrackerOptions
+from posthog_web.web.tracker import TrackerOptions
 from tests.django.conftest import Harness
 from tests.django.helpers import BROWSER_UA, COOKIE
 

@@ -23,10 +23,10 @@ from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
 from posthog_web import Client
-from posthog_web.caching import private_cache_headers
 from posthog_web.events import uuid7, uuid7_at
-from posthog_web.identity import OPT_OUT_COOKIE_PREFIX, CookieSigner, posthog_cookie_name
 from posthog_web.inbox import InboxServer
+from posthog_web.web.caching import private_cache_headers
+from posthog_web.web.identity import OPT_OUT_COOKIE_PREFIX, CookieSigner, posthog_cookie_name
 from tests.asgi.helpers import call, run
 from tests.security.asgi_apps import SECRET_KEY, bare, bare_app, starlette_app
 from tests.security.conftest import API_KEY, LogWatcher, accepted

@@ -19,8 +19,8 @@ from starlette.testclient import TestClient
 
 from posthog_web import Client
 from posthog_web.events import COOKIELESS_SENTINEL, is_uuid, uuid7
-from posthog_web.identity import CookieSigner, posthog_cookie_name
 from posthog_web.inbox import InboxServer
+from posthog_web.web.identity import CookieSigner, posthog_cookie_name
 from tests.security.asgi_apps import SECRET_KEY, starlette_app
 from tests.security.conftest import API_KEY, accepted
 

@@ -13,8 +13,8 @@ from starlette.testclient import TestClient
 
 from posthog_web import Client
 from posthog_web.events import COOKIELESS_SENTINEL
-from posthog_web.identity import OPT_OUT_COOKIE_PREFIX
 from posthog_web.inbox import InboxServer
+from posthog_web.web.identity import OPT_OUT_COOKIE_PREFIX
 from tests.asgi.helpers import call, http_scope, run
 from tests.security.asgi_apps import bare, starlette_app
 from tests.security.conftest import API_KEY, accepted

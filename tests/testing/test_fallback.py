@@ -1,4 +1,4 @@
-"""Where events go without an API key: a local inbox, or nowhere (posthog_web.fallback)."""
+"""Where events go without an API key: a local inbox, or nowhere (posthog_web.web.fallback)."""
 
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ from starlette.testclient import TestClient
 from posthog_web import US_HOST
 from posthog_web.asgi import PostHogMiddleware
 from posthog_web.django import conf
-from posthog_web.fallback import LOCAL_INBOX_URL, PLACEHOLDER_API_KEY, keyless_host
 from posthog_web.inbox import InboxServer
+from posthog_web.web.fallback import LOCAL_INBOX_URL, PLACEHOLDER_API_KEY, keyless_host
 
 BROWSER = {"user-agent": "Mozilla/5.0 (X11; Linux x86_64) Gecko/20100101 Firefox/128.0"}
 

@@ -3,7 +3,7 @@
 Put the tag in ``<head>``. It reads ``request`` from the template context when there
 is one, else the current request (:func:`posthog_web.current`), so the ``request``
 context processor is not needed; it renders nothing outside PostHogMiddleware. Keyword
-arguments are those of :func:`posthog_web.snippet.posthog_snippet`, e.g.
+arguments are those of :func:`posthog_web.web.snippet.posthog_snippet`, e.g.
 ``{% posthog_snippet nonce=request.csp_nonce capture_pageview=True %}``.
 """
 
@@ -18,8 +18,8 @@ from django.dispatch import receiver
 
 from posthog_web.django.checks import POSTHOG_JS_HINT, missing_posthog_js
 from posthog_web.django.conf import get_config
-from posthog_web.snippet import SafeHTML
-from posthog_web.snippet import posthog_snippet as render
+from posthog_web.web.snippet import SafeHTML
+from posthog_web.web.snippet import posthog_snippet as render
 
 register = template.Library()
 logger = logging.getLogger(__name__)

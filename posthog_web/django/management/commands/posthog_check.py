@@ -11,7 +11,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from posthog_web.client import Client
 from posthog_web.delivery import DeliveryError
 from posthog_web.django import conf
-from posthog_web.fallback import keyless_host
+from posthog_web.web.fallback import keyless_host
 
 _HINTS = {
     400: "PostHog refused the payload; this is a bug in posthog-web, please report it.",

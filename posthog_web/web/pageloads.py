@@ -2,7 +2,7 @@
 
 Partial loads (htmx, Turbo frames, Unpoly, XHR), the browser's fetch metadata
 (``Sec-Fetch-Dest``/``Sec-Fetch-Mode``) and speculative loads (prefetch, prerender).
-:class:`posthog_web.pageviews.PageviewRules` applies them.
+:class:`posthog_web.web.pageviews.PageviewRules` applies them.
 """
 
 from __future__ import annotations

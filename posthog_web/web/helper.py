@@ -1,21 +1,19 @@
 """The per-request helper (``request.posthog``) and :func:`current`.
 
-One :class:`RequestContext` holds what the tracker resolved for a request; one
-:class:`RequestHelper` is the public face of it. A single ContextVar makes the helper
-reachable anywhere inside the request; integrations ``bind`` it and ``unbind`` it in
-``finally``.
+One :class:`RequestHelper` is the public face of what the tracker resolved for a request.
+It holds the tracker's per-request context without looking into it, and reaches the
+tracker through :class:`HelperTracker` (what it needs from one), so this module imports
+neither the tracker nor its context. A single ContextVar makes the helper reachable
+anywhere inside the request; integrations ``bind`` it and ``unbind`` it in ``finally``.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from contextvars import ContextVar, Token
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar, Protocol, TypeVar
 
-from posthog_web._guard import guarded
 from posthog_web.events import (
     check_properties,
     describe_json_error,
@@ -24,84 +22,52 @@ from posthog_web.events import (
     validate_distinct_id,
     validate_event_name,
 )
-from posthog_web.identity import AnonymousCookie, AnonymousIdentity
-from posthog_web.privacy import check_properties_size
-from posthog_web.sessions import ServerSession
-from posthog_web.web import RequestView
+from posthog_web.web.guard import guarded
+from posthog_web.web.posthog_js import PostHogJS
+from posthog_web.web.privacy import check_properties_size
 
-if TYPE_CHECKING:
-    from posthog_web.snippet import PostHogJS
-    from posthog_web.tracker import Tracker
-
-__all__ = ["NoopHelper", "RequestContext", "RequestHelper", "bind", "current", "unbind"]
+__all__ = [
+    "HelperTracker",
+    "NoopHelper",
+    "RequestHelper",
+    "bind",
+    "current",
+    "unbind",
+]
 
 logger = logging.getLogger(__name__)
 
+C = TypeVar("C")
+C_contra = TypeVar("C_contra", contravariant=True)
 
-@dataclass(slots=True, eq=False)
-class RequestContext:
-    """What the tracker knows about one request. Integrations treat it as opaque."""
 
-    request: RequestView
-    anonymous: AnonymousIdentity
-    own_cookie: AnonymousCookie | None
-    session_id: str | None = None
-    window_id: str | None = None
-    user_id: str | None = None
-    # The anonymous id this request uses; minted on first use when the request had none.
-    anon_id: str | None = None
-    anon_used: bool = False
-    # The anonymous cookie to write on the response, when it changed.
-    set_cookie: AnonymousCookie | None = None
-    # user_id is the user a login() remembered in the anonymous cookie (remember_login):
-    # no framework user or login() in this request set it.
-    user_remembered: bool = False
-    # The framework said who the user is (set_user), anonymous included: it decides.
-    user_set: bool = False
-    # posthog-js's cookie holds an id a logout retired on this browser (or that it
-    # identified as someone else): the snippet clears posthog-js before init.
-    reset_posthog_js: bool = False
-    # posthog-js's cookie: its id and whether posthog-js identified it.
-    browser_id: str | None = None
-    browser_identified: bool = False
-    # login() or logout() ran in this request: it wins over the framework's user.
-    explicit_identity: bool = False
-    page_requested: bool = False
-    page_name: str | None = None
-    page_properties: dict[str, Any] | None = None
-    # pageview_properties(): the automatic page view's name and properties, if it is one.
-    pageview_name: str | None = None
-    pageview_properties: dict[str, Any] | None = None
-    finished: bool = False
-    # The visitor's address as sent in $ip (None: unknown or ip_mode "off").
-    client_ip: str | None = None
-    # A privacy signal the configuration honours: no events, no cookies.
-    opted_out: bool = False
-    # The server's own session (sessions.py) was looked at; the one to write, if any.
-    session_checked: bool = False
-    set_session: ServerSession | None = None
-    # Re-reads the framework's user when it can appear mid-request (an inner ASGI
-    # auth middleware), so a client-sent id never stands in for a logged-in user.
-    refresh_user: Callable[[], None] | None = None
-    # Tracker.resolve ran: the identity fields above hold the visitor, not placeholders.
-    resolved: bool = False
-    # A bot or an excluded path (Tracker.untracked; None: not decided yet), and whether
-    # a per-visitor posthog-js bootstrap was rendered (the response must stay private).
-    untracked: bool | None = None
-    bootstrapped: bool = False
-    helper: RequestHelper = field(init=False)
+class HelperTracker(Protocol[C_contra]):
+    """What the helper needs from the tracker; ``C_contra`` is its per-request context."""
 
-    def release(self) -> None:
-        """Break this context's reference cycles once its request is over.
-
-        The context and its helper point at each other, and ``refresh_user`` at the
-        integration's per-request state: left alone, every request would be garbage
-        that only the cycle collector frees, which then runs every few dozen requests
-        (and, now and then, over the whole heap). The helper keeps working afterwards.
-        """
-        self.refresh_user = None
-        with contextlib.suppress(AttributeError):  # released already
-            del self.helper
+    def distinct_id(self, ctx: C_contra) -> str: ...
+    def session_id(self, ctx: C_contra) -> str | None: ...
+    def is_identified(self, ctx: C_contra) -> bool: ...
+    def explicit_identity(self, ctx: C_contra) -> bool: ...
+    def posthog_js(self, ctx: C_contra) -> PostHogJS | None: ...
+    def capture(
+        self,
+        ctx: C_contra,
+        event: str,
+        properties: dict[str, Any],
+        *,
+        timestamp: str | None = None,
+    ) -> None: ...
+    def pageview_properties(
+        self, ctx: C_contra, name: str | None, properties: dict[str, Any]
+    ) -> None: ...
+    def page(self, ctx: C_contra, name: str | None, properties: dict[str, Any]) -> None: ...
+    def screen(self, ctx: C_contra, name: str, properties: dict[str, Any]) -> None: ...
+    def identify(
+        self, ctx: C_contra, properties: dict[str, Any], properties_once: dict[str, Any]
+    ) -> None: ...
+    def alias(self, ctx: C_contra, alias: str) -> None: ...
+    def login(self, ctx: C_contra, distinct_id: str, properties: dict[str, Any] | None) -> None: ...
+    def logout(self, ctx: C_contra) -> None: ...
 
 
 class RequestHelper:
@@ -113,9 +79,10 @@ class RequestHelper:
     ``TypeError``/``ValueError`` naming the field; delivery problems never raise.
     """
 
-    def __init__(self, tracker: Tracker, context: RequestContext) -> None:
-        self._tracker = tracker
-        self._context = context
+    def __init__(self, tracker: HelperTracker[C], context: C) -> None:
+        # The context is the tracker's; the helper only hands it back.
+        self._tracker: HelperTracker[Any] = tracker
+        self._context: object = context
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} distinct_id={self.distinct_id!r}>"
@@ -141,7 +108,7 @@ class RequestHelper:
 
         Integrations then stop applying the framework's user to this request.
         """
-        return self._context.explicit_identity
+        return self._tracker.explicit_identity(self._context)
 
     def posthog_js(self) -> PostHogJS | None:
         """What a page needs to continue this visitor in posthog-js (token, script, options).
@@ -150,7 +117,7 @@ class RequestHelper:
         ``isIdentifiedID``, ``sessionID``) and ``capture_pageview: False`` (the server
         records page views), then the configured ``posthog_js_options``. None when nothing
         should be rendered (PostHog disabled, or the visitor opted out).
-        :func:`posthog_web.snippet.posthog_snippet` renders it.
+        :func:`posthog_web.web.snippet.posthog_snippet` renders it.
         """
         return self._tracker.posthog_js(self._context)
 

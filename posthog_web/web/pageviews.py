@@ -12,25 +12,25 @@ from functools import lru_cache
 from typing import Any
 from urllib.parse import parse_qsl, unquote_plus, urlsplit
 
-from posthog_web.bots import BotMatcher
 from posthog_web.events import PROP_CURRENT_URL, PROP_HOST, PROP_PATHNAME
-from posthog_web.pageloads import (
+from posthog_web.web.bots import BotMatcher
+from posthog_web.web.pageloads import (
     FETCH_MODE_HEADERS,
     is_not_document_load,
     is_partial_page_request,
     is_prefetch,
     is_whole_page_fetch,
 )
-from posthog_web.privacy import (
+from posthog_web.web.privacy import (
     MAX_HEADER_VALUE_LENGTH,
     MAX_URL_LENGTH,
     cap_text,
 )
-from posthog_web.useragent import (
+from posthog_web.web.request import RequestView, ResponseView
+from posthog_web.web.useragent import (
     language_properties,
     parse_user_agent,
 )
-from posthog_web.web import RequestView, ResponseView
 
 __all__ = [
     "BUILTIN_EXCLUDED_PATHS",

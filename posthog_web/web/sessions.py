@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from posthog_web.events import is_uuid7, uuid7_at, uuid7_time_ms
-from posthog_web.identity import CookieSigner
+from posthog_web.web.identity import CookieSigner
 
 __all__ = ["MAX_SESSION_SECONDS", "ServerSession", "SessionCookie"]
 
@@ -53,7 +53,7 @@ class SessionCookie:
     """Reads, rotates and writes the server-side session cookie.
 
     Args:
-        signer: the :class:`~posthog_web.identity.CookieSigner` of the anonymous-id cookie.
+        signer: the :class:`~posthog_web.web.identity.CookieSigner` of the anonymous-id cookie.
         idle_timeout: seconds without activity after which a new session starts.
         refresh: the stored last activity is rewritten at most once per this many seconds.
     """

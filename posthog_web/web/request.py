@@ -73,7 +73,7 @@ class ResponseView:
         streaming: True when the body is streamed (the core never reads a stream).
         body: the whole body when the framework holds it whole (a non-streaming
             response), else None; the core reads only its first few KB, for the
-            page's ``<title>`` (:func:`posthog_web.titles.html_title`).
+            page's ``<title>`` (:func:`posthog_web.web.titles.html_title`).
     """
 
     status: int

@@ -18,7 +18,7 @@ from typing import Any, Literal
 from urllib.parse import unquote_plus
 
 from posthog_web.events import MAX_EVENT_BYTES, PROP_IP, encode_json
-from posthog_web.web import RequestView
+from posthog_web.web.request import RequestView
 
 __all__ = [
     "DEFAULT_MASKED_QUERY_PARAMS",
