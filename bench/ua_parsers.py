@@ -1,6 +1,6 @@
 """posthog-web's own User-Agent rules vs. the parser packages: agreement with posthog-js, cost.
 
-Agreement is measured on tests/core/ua_cases.py (real UA strings with posthog-js's own
+Agreement is measured on tests/web/ua_cases.py (real UA strings with posthog-js's own
 answers); the packages' names are mapped onto posthog-js's vocabulary first, generously.
 Cost is the median time of one uncached parse over the same strings.
 
@@ -20,7 +20,7 @@ from collections.abc import Callable
 from typing import Any
 
 from posthog_web import useragent
-from tests.core.ua_cases import UA_CASES
+from tests.web.ua_cases import UA_CASES
 
 FIELDS = ("$browser", "$browser_version", "$os", "$os_version", "$device_type")
 ROUNDS = 15

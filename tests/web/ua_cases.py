@@ -8,7 +8,7 @@ answers, quirks included (a PlayStation 4 is "Firefox", a Pixel Tablet is "Mobil
 because server events must land in the same breakdown rows as browser events. Values
 posthog-js leaves empty are absent, as it strips them from its events.
 
-Used by tests/core/test_useragent.py and bench/ua_parsers.py.
+Used by tests/web/test_useragent.py and bench/ua_parsers.py.
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ from posthog_web.web.context import RequestContext
 from posthog_web.web.identity import AnonymousCookie, CookieSigner
 from posthog_web.web.snippet import render_snippet
 from posthog_web.web.tracker import Tracker
-from tests.core.test_tracker import HTML, make_request, sent, tracker_for
+from tests.web.test_tracker import HTML, make_request, sent, tracker_for
 
 JS_COOKIE = "ph_phc_test_posthog"
 

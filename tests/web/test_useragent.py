@@ -15,7 +15,7 @@ from posthog_web.web.bots import is_bot
 from posthog_web.web.pageviews import pageview_properties, search_properties
 from posthog_web.web.tracker import Tracker, TrackerOptions
 from posthog_web.web.useragent import language_properties, parse_user_agent
-from tests.core.ua_cases import UA_CASES
+from tests.web.ua_cases import UA_CASES
 
 CHROME = UA_CASES[0][1]
 HTML = ResponseView(200, "text/html")
