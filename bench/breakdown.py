@@ -27,7 +27,7 @@ from posthog_web import Client
 from posthog_web import asgi as asgi_module
 from posthog_web.web import emitter as emitter_module
 from posthog_web.web import visitor as visitor_module
-from posthog_web.web.identity import parse_posthog_cookie
+from posthog_web.web.posthog_cookie import parse_posthog_cookie
 
 Patch = tuple[object, str, object]
 

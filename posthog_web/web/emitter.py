@@ -29,8 +29,8 @@ from posthog_web.events import (
 )
 from posthog_web.web.bots import BotMatcher
 from posthog_web.web.context import RequestContext
-from posthog_web.web.pageviews import RequestProperties
 from posthog_web.web.privacy import PROP_COOKIELESS_MODE, PrivacyPolicy, add_ip
+from posthog_web.web.properties import RequestProperties
 from posthog_web.web.visitor import Visitors
 
 if TYPE_CHECKING:

@@ -26,15 +26,10 @@ from posthog_web.web.helper import RequestHelper
 from posthog_web.web.identity import CookieSigner
 from posthog_web.web.login import Logins
 from posthog_web.web.options import TrackerOptions
-from posthog_web.web.pageviews import (
-    CAMPAIGN_PARAMS,
-    UNTRACKED_REASONS,
-    PageviewRules,
-    RequestProperties,
-    is_page_response,
-)
+from posthog_web.web.pageviews import UNTRACKED_REASONS, PageviewRules, is_page_response
 from posthog_web.web.posthog_js import PostHogJS, posthog_js_config
 from posthog_web.web.privacy import PrivacyPolicy
+from posthog_web.web.properties import CAMPAIGN_PARAMS, RequestProperties
 from posthog_web.web.request import RequestView, ResponseView, SetCookie
 from posthog_web.web.titles import html_title
 from posthog_web.web.visitor import UNRESOLVED, Visitors

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from posthog_web import events as ev
 from posthog_web.delivery import RequestsTransport
 from posthog_web.inbox import InboxServer
-from posthog_web.web.identity import _unquote
+from posthog_web.web.posthog_cookie import _unquote
 
 _ESCAPY = st.text(
     alphabet=st.sampled_from(list('%0123456789abcdefABCDEFxz{}":\\ é€=\t\r\n\x00\x0b'))

@@ -14,7 +14,6 @@ from posthog_web.web.identity import (
     AnonymousCookie,
     AnonymousIdentity,
     CookieSigner,
-    _load_json,
     parse_posthog_cookie,
     plan_login,
     plan_logout,
@@ -23,6 +22,7 @@ from posthog_web.web.identity import (
     sanitize_header,
     usable_distinct_id,
 )
+from posthog_web.web.posthog_cookie import _load_json
 
 NOW = 1_787_400_000_000
 IDLE = 30 * 60 * 1000

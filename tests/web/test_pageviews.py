@@ -11,16 +11,18 @@ from posthog_web.web import RequestView, ResponseView
 from posthog_web.web.bots import BotMatcher
 from posthog_web.web.pageviews import (
     PageviewRules,
-    RequestProperties,
-    campaign_properties,
     is_not_document_load,
     is_partial_page_request,
     is_prefetch,
+)
+from posthog_web.web.privacy import URLMasker
+from posthog_web.web.properties import (
+    RequestProperties,
+    campaign_properties,
     pageview_properties,
     raw_user_agent,
     referrer_properties,
 )
-from posthog_web.web.privacy import URLMasker
 
 HTML = ResponseView(200, "text/html; charset=utf-8")
 

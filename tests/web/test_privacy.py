@@ -12,7 +12,6 @@ from posthog_web import Client
 from posthog_web.delivery import RecorderTransport
 from posthog_web.events import COOKIELESS_SENTINEL, MAX_EVENT_BYTES
 from posthog_web.web import RequestView, ResponseView
-from posthog_web.web.pageviews import CAMPAIGN_PARAMS
 from posthog_web.web.privacy import (
     MASK,
     MAX_PROPERTIES_BYTES,
@@ -24,6 +23,7 @@ from posthog_web.web.privacy import (
     anonymize_ip,
     parse_address,
 )
+from posthog_web.web.properties import CAMPAIGN_PARAMS
 from posthog_web.web.tracker import Tracker, TrackerOptions
 
 HTML = ResponseView(200, "text/html")

@@ -12,7 +12,7 @@ from posthog_web import Client
 from posthog_web.delivery import RecorderTransport
 from posthog_web.web import RequestView, ResponseView
 from posthog_web.web.bots import is_bot
-from posthog_web.web.pageviews import pageview_properties, search_properties
+from posthog_web.web.properties import pageview_properties, search_properties
 from posthog_web.web.tracker import Tracker, TrackerOptions
 from posthog_web.web.useragent import language_properties, parse_user_agent
 from tests.web.ua_cases import UA_CASES
