@@ -25,6 +25,7 @@ from bench import scenarios
 from bench.inbox_process import InboxProcess
 from posthog_web import Client
 from posthog_web import asgi as asgi_module
+from posthog_web.asgi import exchange as asgi_exchange
 from posthog_web.web import emitter as emitter_module
 from posthog_web.web import visitor as visitor_module
 from posthog_web.web.posthog_cookie import parse_posthog_cookie
@@ -83,15 +84,15 @@ def _parts(tracker: Any, template: Any, framework: str) -> dict[str, list[Patch]
     }
     if framework == "Starlette":
         parts["the request view: ASGI headers decoded"] = [
-            (asgi_module, "request_view", lambda scope: view)
+            (asgi_exchange, "request_view", lambda scope: view)
         ]
         parts["route, view and route name from the scope"] = [
-            (asgi_module, "_route_view_name", lambda scope, root: ("/r", "v", "product"))
+            (asgi_exchange, "route_view_name", lambda scope, root: ("/r", "v", "product"))
         ]
         parts["request.state.posthog and current(): scope state, context variable"] = [
-            (asgi_module, "_attach", lambda scope, helper: None),
-            (asgi_module, "bind", lambda helper: None),
-            (asgi_module, "unbind", lambda token: None),
+            (asgi_exchange, "attach", lambda scope, helper: None),
+            (asgi_exchange, "bind", lambda helper: None),
+            (asgi_exchange, "unbind", lambda token: None),
         ]
     return parts
 
