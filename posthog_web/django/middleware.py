@@ -8,21 +8,19 @@ and response to the core's :class:`~posthog_web.web.request.RequestView` and
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.apps import apps
 from django.core.exceptions import DisallowedHost
-from django.core.signals import setting_changed
-from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
-from django.utils.functional import SimpleLazyObject, empty
 
 from posthog_web.django.conf import PostHogConfig, get_config
-from posthog_web.web import RequestView, ResponseView, SetCookie
+from posthog_web.django.request import request_view
+from posthog_web.django.users import user_async, user_sync
+from posthog_web.web import ResponseView, SetCookie
 from posthog_web.web.caching import private_cache_headers
 from posthog_web.web.context import RequestContext
 from posthog_web.web.guard import guarded
@@ -34,196 +32,6 @@ __all__ = ["PostHogMiddleware"]
 logger = logging.getLogger(__name__)
 
 _UNTRACKED = NoopHelper("this request is not tracked (see the earlier posthog-web log lines)")
-
-
-_META_KEYS: dict[str, str] = {}
-
-
-def _meta_key(name: str) -> str:
-    """The ``request.META`` key of a header name (``user-agent`` -> ``HTTP_USER_AGENT``)."""
-    key = _META_KEYS.get(name)
-    if key is None:
-        key = name.upper().replace("-", "_")
-        if key not in ("CONTENT_TYPE", "CONTENT_LENGTH"):
-            key = "HTTP_" + key
-        if len(_META_KEYS) < 512:  # bounded: user code may look up any name
-            _META_KEYS[name] = key
-    return key
-
-
-class _MetaHeaders(Mapping[str, str]):
-    """Lower-case header names over ``request.META``, looked up lazily (no copy per request)."""
-
-    __slots__ = ("_meta",)
-
-    def __init__(self, meta: Mapping[str, Any]) -> None:
-        self._meta = meta
-
-    def __getitem__(self, name: str) -> str:
-        value = self._meta[_meta_key(name)]
-        if not isinstance(value, str):
-            raise KeyError(name)
-        return value
-
-    def get(self, name: str, default: Any = None) -> Any:
-        # Most lookups are for headers a request does not have: no KeyError round trip.
-        value = self._meta.get(_meta_key(name))
-        return value if isinstance(value, str) else default
-
-    def __iter__(self) -> Iterator[str]:
-        for key in self._meta:
-            if key.startswith("HTTP_"):
-                yield key[5:].lower().replace("_", "-")
-            elif key in ("CONTENT_TYPE", "CONTENT_LENGTH"):
-                yield key.lower().replace("_", "-")
-
-    def __len__(self) -> int:
-        return sum(1 for _ in self)
-
-
-# Validated hosts by the request values get_host() reads: validating against
-# ALLOWED_HOSTS costs more than the rest of the request view.
-_hosts: dict[tuple[object, ...], str | DisallowedHost] = {}
-_HOSTS_SIZE = 1024
-_MAX_CACHED_HOST = 255
-_HOST_SETTINGS = frozenset(
-    {
-        "ALLOWED_HOSTS",
-        "DEBUG",
-        "USE_X_FORWARDED_HOST",
-        "USE_X_FORWARDED_PORT",
-        "SECURE_PROXY_SSL_HEADER",
-    }
-)
-
-
-def _validated_host(request: HttpRequest, scheme: str) -> str:
-    """``request.get_host()``, remembered for the same Host headers and settings."""
-    if type(request).get_host is not HttpRequest.get_host:
-        return request.get_host()  # a subclass with its own rules
-    meta = request.META
-    http_host = meta.get("HTTP_HOST")
-    key = (
-        http_host,
-        meta.get("HTTP_X_FORWARDED_HOST"),
-        meta.get("SERVER_NAME"),
-        meta.get("SERVER_PORT"),
-        meta.get("HTTP_X_FORWARDED_PORT"),
-        scheme,
-    )
-    host = _hosts.get(key)
-    if host is None:
-        try:
-            host = request.get_host()
-        except DisallowedHost as exc:
-            host = exc
-        if len(str(http_host)) <= _MAX_CACHED_HOST:
-            if len(_hosts) >= _HOSTS_SIZE:
-                _hosts.clear()
-            _hosts[key] = host
-    if isinstance(host, DisallowedHost):
-        raise DisallowedHost(*host.args)
-    return host
-
-
-@receiver(setting_changed)
-def _forget_hosts(*, setting: str, **kwargs: Any) -> None:
-    if setting in _HOST_SETTINGS:
-        _hosts.clear()
-
-
-def request_view(request: HttpRequest) -> RequestView:
-    """The core's view of a Django request."""
-    meta = request.META
-    scheme = request.scheme or "http"
-    return RequestView(
-        method=(request.method or "GET").upper(),
-        scheme=scheme,
-        host=_validated_host(request, scheme).lower(),
-        path=request.path,
-        query_string=meta.get("QUERY_STRING", ""),
-        headers=_MetaHeaders(meta),
-        cookies=request.COOKIES,
-        client_ip=meta.get("REMOTE_ADDR") or None,
-    )
-
-
-@contextmanager
-def _session_untouched(request: HttpRequest) -> Iterator[None]:
-    """Undo the ``accessed``/``modified`` marks that reading the user leaves on the session.
-
-    Otherwise every anonymous response would get ``Vary: Cookie`` (and a session row
-    when modified), although the view never used the session.
-    """
-    session = getattr(request, "session", None)
-    if session is None:
-        yield
-        return
-    accessed, modified, key = session.accessed, session.modified, session.session_key
-    yield
-    # A flushed session (a failed auth-hash check) is a real change: keep its marks.
-    if session.session_key == key:
-        session.accessed, session.modified = accessed, modified
-
-
-def _forget_anonymous(request: HttpRequest, user: Any) -> None:
-    # The view reads request.user again and so marks the session itself, as it would
-    # without us: responses that depend on the user keep their Vary: Cookie.
-    if isinstance(user, SimpleLazyObject):
-        user._wrapped = empty
-    request.__dict__.pop("_cached_user", None)
-    request.__dict__.pop("_acached_user", None)
-
-
-# The module of the lazy user that django.contrib.auth's AuthenticationMiddleware sets.
-_AUTH_MIDDLEWARE_MODULE = "django.contrib.auth.middleware"
-
-
-def _sessionless_auth_user(request: HttpRequest, user: SimpleLazyObject[Any]) -> bool:
-    """True for Django's own lazy user on a request that brought no session cookie.
-
-    That user comes from the session alone, so it is anonymous: not evaluating it saves
-    the authentication lookup on every first visit. A lazy user of any other origin
-    (a token or header middleware) is evaluated as usual.
-    """
-    setup = user.__dict__.get("_setupfunc")
-    if getattr(setup, "__module__", None) != _AUTH_MIDDLEWARE_MODULE:
-        return False
-    session = request.__dict__.get("session")
-    return session is not None and getattr(session, "session_key", "") is None
-
-
-def _user_sync(request: HttpRequest) -> Any:
-    user = request.__dict__.get("user")
-    if user is None:
-        return None
-    if isinstance(user, SimpleLazyObject) and user._wrapped is empty:
-        if _sessionless_auth_user(request, user):
-            return None
-        with _session_untouched(request):
-            authenticated = user.is_authenticated
-        if not authenticated:
-            _forget_anonymous(request, user)
-            return None
-    return user if user.is_authenticated else None
-
-
-async def _user_async(request: HttpRequest) -> Any:
-    auser = request.__dict__.get("auser")
-    user = request.__dict__.get("user")
-    if auser is None:
-        # Never evaluate a lazy user here: that would run the ORM in the event loop.
-        if user is None or (isinstance(user, SimpleLazyObject) and user._wrapped is empty):
-            return None
-        return user if user.is_authenticated else None
-    cached = "_acached_user" in request.__dict__
-    with _session_untouched(request):
-        resolved = await auser()
-    if not resolved.is_authenticated:
-        if not cached:
-            request.__dict__.pop("_acached_user", None)
-        return None
-    return resolved
 
 
 def _route_view_name(request: HttpRequest) -> tuple[str | None, str | None, str | None]:
@@ -262,7 +70,7 @@ class _State:
             return
         self.user_read = True
         with guarded("reading the user"):
-            PostHogMiddleware._set_user(self, _user_sync(self.request))
+            PostHogMiddleware._set_user(self, user_sync(self.request))
 
 
 class PostHogMiddleware:
@@ -321,7 +129,7 @@ class PostHogMiddleware:
         try:
             try:
                 with guarded("reading the user"):
-                    self._set_user(state, await _user_async(request))
+                    self._set_user(state, await user_async(request))
                 response = await get_response(request)
             finally:
                 unbind(token)
