@@ -13,6 +13,9 @@ from urllib.parse import urlsplit
 from posthog_web import events as ev
 from posthog_web import recording
 from posthog_web.delivery import DEFAULT_SPOOL_MAX_BYTES, DeliveryError, DeliveryOptions, Sender
+from posthog_web.flags.api import FlagsMixin
+from posthog_web.flags.evaluator import FlagEvaluator
+from posthog_web.flags.exposure import CalledLog
 from posthog_web.transport import RequestsTransport, Transport
 
 logger = logging.getLogger(__name__)
@@ -27,7 +30,7 @@ _APP_HOSTS = {
 }
 
 
-class Client:
+class Client(FlagsMixin):
     """Sends events to one PostHog project.
 
     Args:
@@ -53,6 +56,12 @@ class Client:
         spool_max_bytes: bound on the spool's size; past it the oldest events are dropped.
         allow_insecure_http: allow ``http://`` to a host that is not loopback.
         transport: replaces the HTTP transport (see :mod:`posthog_web.transport`).
+        flags_secret_key: a personal API key (``phx_...``) with ``feature_flag:read`` or
+            the project's feature flags secure key: flags are then evaluated locally from
+            polled definitions. Sent only as ``Authorization: Bearer`` to the definitions
+            endpoint; never logged. Without it flags are evaluated remotely.
+        flags_poll_interval: seconds between definitions polls.
+        flags_timeout: the most seconds a flag call waits (first load, ``/flags``).
     """
 
     def __init__(
@@ -74,6 +83,9 @@ class Client:
         spool_max_bytes: int = DEFAULT_SPOOL_MAX_BYTES,
         allow_insecure_http: bool = False,
         transport: Transport | None = None,
+        flags_secret_key: str | None = None,
+        flags_poll_interval: float = 30.0,
+        flags_timeout: float = 3.0,
     ) -> None:
         self._api_key = validate_api_key(api_key)
         self.host = normalize_host(host, allow_insecure_http=allow_insecure_http)
@@ -115,6 +127,17 @@ class Client:
             spool_max_bytes=spool_max_bytes,
         )
         self._sender = Sender(options, transport if transport is not None else RequestsTransport())
+        _positive_number("flags_poll_interval", flags_poll_interval)
+        _positive_number("flags_timeout", flags_timeout)
+        self.flags = FlagEvaluator(
+            host=self.host,
+            api_key=self._api_key,
+            secret_key=_flags_secret_key(flags_secret_key),
+            poll_interval=float(flags_poll_interval),
+            timeout=float(flags_timeout),
+            network=not (self.disabled or self._blocked),
+        )
+        self._called = CalledLog()
 
     @property
     def api_key(self) -> str:
@@ -251,7 +274,8 @@ class Client:
         return self._sender.flush(timeout)
 
     def shutdown(self, timeout: float = 10.0) -> bool:
-        """Flush within ``timeout`` seconds and stop the sender thread."""
+        """Flush within ``timeout`` seconds and stop the sender and flags threads."""
+        self.flags.shutdown()
         return self._sender.shutdown(timeout)
 
     def stats(self) -> dict[str, int]:
@@ -403,6 +427,24 @@ def is_loopback(hostname: str) -> bool:
         return ipaddress.ip_address(hostname.strip("[]")).is_loopback
     except ValueError:
         return False
+
+
+def _flags_secret_key(value: object) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise TypeError(f"flags_secret_key must be a str or None, not {type(value).__name__}")
+    key = value.strip()
+    if not key:
+        raise ValueError("flags_secret_key is empty; pass None to evaluate flags remotely")
+    if key.startswith("phc_"):
+        raise ValueError(
+            "flags_secret_key is a project API key (phc_...), which cannot read flag "
+            "definitions; use a personal API key (phx_...) or the feature flags secure key"
+        )
+    if not key.isascii() or any(c in key for c in "\r\n\x00"):
+        raise ValueError("flags_secret_key is not a valid key")
+    return key
 
 
 def _spool_dir(value: object) -> str | None:

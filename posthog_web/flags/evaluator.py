@@ -1,0 +1,239 @@
+"""The flags seam: one :class:`FlagEvaluator` per client evaluates a flag locally when
+it can and remotely when it must, within one deadline per call.
+
+The request helper wraps :meth:`FlagEvaluator.evaluate` / :meth:`evaluate_all` in its
+per-request cache; the client's public methods add validation and events.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from posthog_web.flags.definitions import Definitions
+from posthog_web.flags.http import HTTPClient
+from posthog_web.flags.local import evaluate, payload_key
+from posthog_web.flags.poller import DefinitionsPoller, DefinitionsStore
+from posthog_web.flags.reasons import Undecided
+from posthog_web.flags.remote import RemoteAnswer, RemoteEvaluator, RemoteFlag, decode_payload
+
+LOCAL_REASON = "Evaluated locally"
+_EMPTY: Mapping[str, Any] = {}
+
+
+@dataclass(frozen=True, slots=True)
+class FlagResult:
+    """One flag's value for one person, and where it came from.
+
+    ``value`` is ``True``/``False``/a variant key, or None when it could not be
+    evaluated (then ``error`` or ``undecided`` says why). ``payload`` is decoded JSON;
+    ``payload_text`` the JSON text (for bootstrapping posthog-js).
+    """
+
+    key: str
+    value: bool | str | None
+    payload: Any = None
+    payload_text: str | None = None
+    locally_evaluated: bool = False
+    reason: str | None = None
+    id: int | None = None
+    version: int | None = None
+    has_experiment: bool | None = None
+    error: str | None = None
+    undecided: str | None = None
+    request_id: str | None = None
+    evaluated_at: int | None = None
+
+
+class FlagEvaluator:
+    """Local evaluation from polled definitions (with a secret key), else remote.
+
+    Args:
+        host: the PostHog base URL.
+        api_key: the project token.
+        secret_key: enables local evaluation; only ever a Bearer token.
+        poll_interval: seconds between definitions polls.
+        timeout: the most any one call waits (definitions' first load and ``/flags``).
+        network: False keeps every call local and offline (disabled or blocked client).
+        store: shares definitions across processes.
+    """
+
+    def __init__(
+        self,
+        *,
+        host: str,
+        api_key: str,
+        secret_key: str | None,
+        poll_interval: float,
+        timeout: float,
+        network: bool = True,
+        store: DefinitionsStore | None = None,
+    ) -> None:
+        self.timeout = timeout
+        self._network = network
+        http = HTTPClient()
+        self.remote = RemoteEvaluator(host, api_key, http)
+        self.poller: DefinitionsPoller | None = None
+        if secret_key is not None and network:
+            self.poller = DefinitionsPoller(host, api_key, secret_key, poll_interval, http, store)
+
+    def __repr__(self) -> str:
+        mode = "local" if self.poller is not None else "remote"
+        return f"<FlagEvaluator {mode}>"
+
+    def definitions(self, wait: float = 0.0) -> Definitions | None:
+        """The current definitions (starting the poller), waiting up to ``wait`` s."""
+        return None if self.poller is None else self.poller.get(wait)
+
+    def evaluate(
+        self,
+        key: str,
+        distinct_id: str,
+        person_properties: Mapping[str, Any] = _EMPTY,
+        groups: Mapping[str, Any] = _EMPTY,
+        group_properties: Mapping[str, Mapping[str, Any]] = _EMPTY,
+        only_evaluate_locally: bool = False,
+        device_id: str | None = None,
+        anon_distinct_id: str | None = None,
+    ) -> FlagResult:
+        """Evaluate one flag (arguments already validated); never raises."""
+        deadline = time.monotonic() + self.timeout
+        person, group_props = _prepared(distinct_id, person_properties, groups, group_properties)
+        defs = self.definitions(self.timeout)
+        undecided = None
+        flag = defs.by_key.get(key) if defs is not None else None
+        if defs is not None and flag is not None:
+            try:
+                value = evaluate(defs, flag, distinct_id, person, groups, group_props, device_id)
+            except Undecided as exc:
+                undecided = exc.reason
+            else:
+                return _local_result(defs, key, value)
+        if only_evaluate_locally or not self._network:
+            return FlagResult(key, None, undecided=undecided or "flag_missing")
+        answer = self.remote.evaluate(
+            distinct_id,
+            person_properties=person_properties,
+            groups=groups,
+            group_properties=group_props,
+            keys=[key],
+            timeout=deadline - time.monotonic(),
+            anon_distinct_id=anon_distinct_id,
+        )
+        return _remote_result(key, answer, undecided)
+
+    def evaluate_all(
+        self,
+        distinct_id: str,
+        person_properties: Mapping[str, Any] = _EMPTY,
+        groups: Mapping[str, Any] = _EMPTY,
+        group_properties: Mapping[str, Mapping[str, Any]] = _EMPTY,
+        only_evaluate_locally: bool = False,
+        device_id: str | None = None,
+        anon_distinct_id: str | None = None,
+    ) -> dict[str, FlagResult]:
+        """Evaluate every flag: locally where possible, then one ``/flags`` call for the
+        rest (only those keys); locally decided values are kept."""
+        deadline = time.monotonic() + self.timeout
+        person, group_props = _prepared(distinct_id, person_properties, groups, group_properties)
+        defs = self.definitions(self.timeout)
+        results: dict[str, FlagResult] = {}
+        undecided: dict[str, str] = {}
+        if defs is not None:
+            for flag in defs.flags:
+                try:
+                    value = evaluate(
+                        defs, flag, distinct_id, person, groups, group_props, device_id
+                    )
+                except Undecided as exc:
+                    undecided[flag.key] = exc.reason
+                    results.pop(flag.key, None)
+                else:
+                    results[flag.key] = _local_result(defs, flag.key, value)
+                    undecided.pop(flag.key, None)
+        if only_evaluate_locally or not self._network or (defs is not None and not undecided):
+            for key, reason in undecided.items():
+                results[key] = FlagResult(key, None, undecided=reason)
+            return results
+        answer = self.remote.evaluate(
+            distinct_id,
+            person_properties=person_properties,
+            groups=groups,
+            group_properties=group_props,
+            keys=None if defs is None else list(undecided),
+            timeout=deadline - time.monotonic(),
+            anon_distinct_id=anon_distinct_id,
+        )
+        for key in answer.flags:
+            if key not in results:
+                results[key] = _remote_result(key, answer, undecided.get(key))
+        for key, reason in undecided.items():
+            if key not in results:
+                results[key] = _remote_result(key, answer, reason)
+        return results
+
+    def shutdown(self) -> None:
+        """Stop the poller."""
+        if self.poller is not None:
+            self.poller.stop()
+
+
+def _prepared(
+    distinct_id: str,
+    person_properties: Mapping[str, Any],
+    groups: Mapping[str, Any],
+    group_properties: Mapping[str, Mapping[str, Any]],
+) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    # As PostHog's SDKs do: a filter on distinct_id works locally, and each group's
+    # properties carry its key.
+    person = dict(person_properties)
+    person.setdefault("distinct_id", distinct_id)
+    group_props = {
+        name: {"$group_key": key, **group_properties.get(name, _EMPTY)}
+        for name, key in groups.items()
+    }
+    return person, group_props
+
+
+def _local_result(defs: Definitions, key: str, value: bool | str) -> FlagResult:
+    flag = defs.by_key[key]
+    payload, text = decode_payload(flag.payloads.get(payload_key(value)))
+    return FlagResult(
+        key,
+        value,
+        payload,
+        text,
+        locally_evaluated=True,
+        reason=LOCAL_REASON,
+        id=flag.id,
+        version=flag.version,
+        has_experiment=flag.has_experiment,
+    )
+
+
+def _remote_result(key: str, answer: RemoteAnswer, undecided: str | None) -> FlagResult:
+    record: RemoteFlag | None = answer.flags.get(key)
+    errors = [answer.error] if answer.error else []
+    if record is None:
+        if answer.error is None:
+            errors.append("flag_missing")
+        return FlagResult(key, None, error=",".join(errors), undecided=undecided)
+    if record.value is None:
+        errors.append("evaluation_failed")
+    return FlagResult(
+        key,
+        record.value,
+        record.payload,
+        record.payload_text,
+        locally_evaluated=False,
+        reason=record.reason,
+        id=record.id,
+        version=record.version,
+        has_experiment=record.has_experiment,
+        error=",".join(errors) or None,
+        undecided=undecided,
+        request_id=answer.request_id,
+        evaluated_at=answer.evaluated_at,
+    )
