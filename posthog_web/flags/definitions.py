@@ -15,6 +15,7 @@ from posthog_web.flags.model import (
     compile_flag,
     compile_group,
     log_once,
+    server_only,
 )
 
 
@@ -59,9 +60,14 @@ class Definitions:
         cohorts = {str(k): compile_group(v, version) for k, v in raw_cohorts.items()}
         for cohort_id in _cyclic(cohorts):
             cohorts[cohort_id] = BrokenGroup()
+        by_key = {flag.key: flag for flag in flags}
+        for flag in flags:
+            problem = server_only(flag, cohorts, by_key) if flag.malformed is None else None
+            if problem is not None:
+                log_once(flag.key, *problem)
         return cls(
             flags=tuple(flags),
-            by_key={flag.key: flag for flag in flags},
+            by_key=by_key,
             cohorts=cohorts,
             group_types={str(k): v for k, v in mapping.items() if isinstance(v, str) and v},
             matching_version=version,

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from posthog_web.flags.properties import Matcher, compile_property
+from posthog_web.flags.properties import Matcher, compile_property_checked
 
 logger = logging.getLogger(__name__)
 
@@ -25,9 +25,10 @@ class Malformed(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class PropertyFilter:
-    """A person or group property filter."""
+    """A person or group property filter (``problem``: why it is never decided locally)."""
 
     matcher: Matcher
+    problem: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,7 +136,7 @@ def compile_filter(raw: Any, matching_version: int) -> Filter:
     key = raw.get("key")
     if not isinstance(key, str):
         raise Malformed(f"a property filter's key must be a str, not {type(key).__name__}")
-    return PropertyFilter(compile_property(raw, matching_version))
+    return PropertyFilter(*compile_property_checked(raw, matching_version))
 
 
 def _compile_dependency(raw: dict[str, Any]) -> DependencyFilter:
@@ -248,13 +249,49 @@ def compile_flag(raw: dict[str, Any], matching_version: int) -> Flag:
     )
 
 
+def server_only(
+    flag: Flag, cohorts: Mapping[str, object], keys: Mapping[str, Flag]
+) -> tuple[str, int] | None:
+    """Why ``flag`` always goes to the server (and the log level), or None.
+
+    Experience continuity and static cohorts are by design (INFO); the rest are
+    definitions the local evaluator cannot use (WARNING).
+    """
+    if not flag.active:
+        return None
+    if flag.continuity:
+        return "experience continuity is on (the server keeps variants through login)", logging.INFO
+    problem = _filter_problem(flag, cohorts, keys)
+    if problem is None:
+        return None
+    return problem, logging.INFO if "is static" in problem else logging.WARNING
+
+
+def _filter_problem(
+    flag: Flag, cohorts: Mapping[str, object], keys: Mapping[str, Flag]
+) -> str | None:
+    for condition in flag.conditions:
+        for item in condition.filters:
+            if isinstance(item, PropertyFilter) and item.problem is not None:
+                return item.problem
+            if isinstance(item, CohortFilter) and item.cohort_id not in cohorts:
+                return f"cohort {item.cohort_id} is static (not sent with the definitions)"
+            if isinstance(item, DependencyFilter) and item.problem is None:
+                if item.chain is None:
+                    return f"the dependency on {item.key!r} is circular or has no chain"
+                missing = [member for member in item.chain if member not in keys]
+                if missing:
+                    return f"it depends on unknown flags {missing}"
+    return None
+
+
 _logged: set[tuple[str, str]] = set()
 
 
-def log_once(key: str, problem: str) -> None:
+def log_once(key: str, problem: str, level: int = logging.WARNING) -> None:
     """Log a definition problem once per (flag, problem) per process (bounded)."""
     if (key, problem) in _logged:
         return
     if len(_logged) < 10_000:
         _logged.add((key, problem))
-    logger.warning("posthog-web: feature flag %r cannot be evaluated locally: %s", key, problem)
+    logger.log(level, "posthog-web: feature flag %r cannot be evaluated locally: %s", key, problem)

@@ -56,6 +56,13 @@ def _unsupported() -> Undecided:
 
 def compile_property(raw: Mapping[str, Any], matching_version: int) -> Matcher:
     """Compile a person or group property filter (``type`` not cohort or flag)."""
+    return compile_property_checked(raw, matching_version)[0]
+
+
+def compile_property_checked(
+    raw: Mapping[str, Any], matching_version: int
+) -> tuple[Matcher, str | None]:
+    """The matcher, and why the filter can never be decided locally (or None)."""
     key: Any = raw.get("key")
     operator = raw.get("operator") or "exact"
     value = raw.get("value")
@@ -64,7 +71,7 @@ def compile_property(raw: Mapping[str, Any], matching_version: int) -> Matcher:
         def unknown(properties: Mapping[str, Any]) -> bool:
             raise _unsupported()
 
-        return unknown
+        return unknown, f"unknown operator {operator!r}"
     core, bad = _compile_operator(operator, value, matching_version)
 
     def match(properties: Mapping[str, Any]) -> bool:
@@ -73,7 +80,7 @@ def compile_property(raw: Mapping[str, Any], matching_version: int) -> Matcher:
         return core(properties[key])
 
     if not bad:
-        return match
+        return match, None
 
     def match_bad_filter(properties: Mapping[str, Any]) -> bool:
         # An unusable filter outranks missing context.
@@ -84,7 +91,7 @@ def compile_property(raw: Mapping[str, Any], matching_version: int) -> Matcher:
                 raise _unsupported() from None
             raise
 
-    return match_bad_filter
+    return match_bad_filter, f"{operator} cannot use the value {value!r}"
 
 
 def _compile_operator(

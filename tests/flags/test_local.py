@@ -147,3 +147,28 @@ def test_official_consistency_vectors(name: str) -> None:
     key = vector["flags"][0]["key"]
     got = [value(defs, key, f"distinct_id_{i}") for i in range(1000)]
     assert got == vector["results"]
+
+
+def test_flags_that_always_go_remote_are_logged_once_at_load(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, "posthog_web.flags")
+    raw = [
+        {**flag("continuity", {"rollout_percentage": 100}), "ensure_experience_continuity": True},
+        flag("bad-regex", {"properties": [{"key": "a", "operator": "regex", "value": r"\bx"}]}),
+        flag("static", {"properties": [{"type": "cohort", "key": "id", "value": 77}]}),
+        flag("unknown-op", {"properties": [{"key": "a", "operator": "is_date_exact", "value": 1}]}),
+    ]
+    for _ in range(3):
+        defs_of(*raw)
+    messages = [(r.levelname, r.getMessage()) for r in caplog.records]
+    assert len(messages) == 4
+    assert (
+        "INFO",
+        "posthog-web: feature flag 'continuity' cannot be evaluated locally: "
+        "experience continuity is on (the server keeps variants through login)",
+    ) in messages
+    assert any(level == "WARNING" and "'bad-regex'" in m for level, m in messages)
+    assert any(level == "INFO" and "cohort 77 is static" in m for level, m in messages)
+    assert any(level == "WARNING" and "unknown operator 'is_date_exact'" in m
+               for level, m in messages)  # fmt: skip
