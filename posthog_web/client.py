@@ -13,7 +13,8 @@ from urllib.parse import urlsplit
 from posthog_web import events as ev
 from posthog_web import recording
 from posthog_web.delivery import DEFAULT_SPOOL_MAX_BYTES, DeliveryError, DeliveryOptions, Sender
-from posthog_web.flags.api import FlagsMixin
+from posthog_web.flags.api import FlagsMixin, validate_secret_key
+from posthog_web.flags.cache import DirectoryStore
 from posthog_web.flags.evaluator import FlagEvaluator
 from posthog_web.flags.exposure import CalledLog
 from posthog_web.transport import RequestsTransport, Transport
@@ -62,6 +63,8 @@ class Client(FlagsMixin):
             endpoint; never logged. Without it flags are evaluated remotely.
         flags_poll_interval: seconds between definitions polls.
         flags_timeout: the most seconds a flag call waits (first load, ``/flags``).
+        flags_cache_dir: a directory the processes of one machine share the definitions
+            through: one fetches per poll interval, the others read its copy.
     """
 
     def __init__(
@@ -86,6 +89,7 @@ class Client(FlagsMixin):
         flags_secret_key: str | None = None,
         flags_poll_interval: float = 30.0,
         flags_timeout: float = 3.0,
+        flags_cache_dir: str | os.PathLike[str] | None = None,
     ) -> None:
         self._api_key = validate_api_key(api_key)
         self.host = normalize_host(host, allow_insecure_http=allow_insecure_http)
@@ -123,19 +127,23 @@ class Client(FlagsMixin):
             max_retries=max_retries,
             timeout=float(timeout),
             exit_flush_timeout=float(exit_flush_timeout),
-            spool_dir=_spool_dir(spool_dir),
+            spool_dir=_directory(spool_dir, "spool_dir"),
             spool_max_bytes=spool_max_bytes,
         )
         self._sender = Sender(options, transport if transport is not None else RequestsTransport())
         _positive_number("flags_poll_interval", flags_poll_interval)
         _positive_number("flags_timeout", flags_timeout)
+        cache_dir = _directory(flags_cache_dir, "flags_cache_dir")
         self.flags = FlagEvaluator(
             host=self.host,
             api_key=self._api_key,
-            secret_key=_flags_secret_key(flags_secret_key),
+            secret_key=validate_secret_key(flags_secret_key),
             poll_interval=float(flags_poll_interval),
             timeout=float(flags_timeout),
             network=not (self.disabled or self._blocked),
+            store=None
+            if cache_dir is None
+            else DirectoryStore(cache_dir, self.host, self._api_key),
         )
         self._called = CalledLog()
 
@@ -429,33 +437,15 @@ def is_loopback(hostname: str) -> bool:
         return False
 
 
-def _flags_secret_key(value: object) -> str | None:
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise TypeError(f"flags_secret_key must be a str or None, not {type(value).__name__}")
-    key = value.strip()
-    if not key:
-        raise ValueError("flags_secret_key is empty; pass None to evaluate flags remotely")
-    if key.startswith("phc_"):
-        raise ValueError(
-            "flags_secret_key is a project API key (phc_...), which cannot read flag "
-            "definitions; use a personal API key (phx_...) or the feature flags secure key"
-        )
-    if not key.isascii() or any(c in key for c in "\r\n\x00"):
-        raise ValueError("flags_secret_key is not a valid key")
-    return key
-
-
-def _spool_dir(value: object) -> str | None:
+def _directory(value: object, field: str) -> str | None:
     if value is None:
         return None
     if not isinstance(value, (str, os.PathLike)):
-        raise TypeError(f"spool_dir must be a str, a path or None, not {type(value).__name__}")
+        raise TypeError(f"{field} must be a str, a path or None, not {type(value).__name__}")
     path = os.fspath(value)
     if not isinstance(path, str) or not path.strip():
-        raise ValueError(f"spool_dir must name a directory, not {value!r}")
-    # Absolute now: a later chdir must not move the spool.
+        raise ValueError(f"{field} must name a directory, not {value!r}")
+    # Absolute now: a later chdir must not move it.
     return os.path.abspath(path)
 
 

@@ -210,3 +210,22 @@ def _validated(
     for name, props in per_group.items():
         _mapping(props, f"group_properties[{name!r}]")
     return did, person, group_keys, per_group
+
+
+def validate_secret_key(value: object) -> str | None:
+    """The stripped ``flags_secret_key``, or raise naming it (never echoing the key)."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise TypeError(f"flags_secret_key must be a str or None, not {type(value).__name__}")
+    key = value.strip()
+    if not key:
+        raise ValueError("flags_secret_key is empty; pass None to evaluate flags remotely")
+    if key.startswith("phc_"):
+        raise ValueError(
+            "flags_secret_key is a project API key (phc_...), which cannot read flag "
+            "definitions; use a personal API key (phx_...) or the feature flags secure key"
+        )
+    if not key.isascii() or any(c in key for c in "\r\n\x00"):
+        raise ValueError("flags_secret_key is not a valid key")
+    return key

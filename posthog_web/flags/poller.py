@@ -8,6 +8,7 @@ thread on first use (gunicorn ``--preload``).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import threading
@@ -105,12 +106,29 @@ class DefinitionsPoller:
 
     def poll(self) -> None:
         """One poll: from the shared store when it is fresh, else from PostHog."""
-        if self._store is not None:
-            shared = self._store.load_fresh(self._interval)
+        store = self._store
+        if store is None:
+            self.fetch()
+            return
+        shared = store.load_fresh(self._interval)
+        if shared is not None:
+            self._swap(shared)
+            return
+        with store.fetch_lock() as fetching:
+            if not fetching:  # another worker is fetching: meanwhile, its last copy
+                if self._definitions is None:
+                    stale = store.load_any()
+                    if stale is not None:
+                        self._swap(stale)
+                return
+            shared = store.load_fresh(self._interval)  # fetched while we waited?
             if shared is not None:
                 self._swap(shared)
                 return
-        self.fetch()
+            if self._definitions is None:
+                # Start from the stored copy so the fetch can be a cheap 304.
+                self._definitions = store.load_any()
+            self.fetch()
 
     def fetch(self) -> None:
         """One GET of the definitions endpoint."""
@@ -165,6 +183,12 @@ class DefinitionsStore:
     """Where processes share definitions (see :mod:`posthog_web.flags.cache`)."""
 
     def load_fresh(self, max_age: float) -> Definitions | None:  # pragma: no cover
+        raise NotImplementedError
+
+    def load_any(self) -> Definitions | None:  # pragma: no cover
+        raise NotImplementedError
+
+    def fetch_lock(self) -> contextlib.AbstractContextManager[bool]:  # pragma: no cover
         raise NotImplementedError
 
     def save(self, body: object, etag: str | None) -> None:  # pragma: no cover

@@ -10,6 +10,8 @@ import pytest
 from posthog_web import Client
 from tests.flags.server import SECRET, TOKEN, FlagsServer
 
+MakeClient = Callable[..., Client]
+
 
 @pytest.fixture
 def flags_server() -> Iterator[FlagsServer]:
