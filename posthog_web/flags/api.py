@@ -184,9 +184,17 @@ def _flag(value: object, field: str) -> bool:
     return value
 
 
+_NONE: Mapping[str, Any] = {}
+
+
 def _mapping(value: object, field: str) -> Mapping[str, Any]:
     if value is None:
-        return {}
+        return _NONE
+    if type(value) is dict:
+        for name in value:
+            if type(name) is not str:
+                raise TypeError(f"{field} keys must be str, not {type(name).__name__}")
+        return value
     if not isinstance(value, Mapping):
         raise TypeError(f"{field} must be a mapping or None, not {type(value).__name__}")
     for name in value:
@@ -200,6 +208,8 @@ def _validated(
 ) -> tuple[str, Mapping[str, Any], Groups, GroupProperties]:
     did = ev.validate_distinct_id(distinct_id)
     person = _mapping(person_properties, "person_properties")
+    if groups is None and group_properties is None:
+        return did, person, _NONE, _NONE
     group_keys = _mapping(groups, "groups")
     for name, group_key in group_keys.items():
         if isinstance(group_key, bool) or not isinstance(group_key, (str, int)):

@@ -33,6 +33,7 @@ class Definitions:
     group_types: Mapping[str, str] = field(default_factory=dict)
     matching_version: Any = 1
     etag: str | None = None
+    results: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def from_json(cls, data: Any, etag: str | None = None) -> Definitions:

@@ -7,6 +7,7 @@ per-request cache; the client's public methods add validation and events.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ from posthog_web.flags.http import HTTPClient
 from posthog_web.flags.local import evaluate, payload_key
 from posthog_web.flags.poller import DefinitionsPoller, DefinitionsStore
 from posthog_web.flags.reasons import Undecided
-from posthog_web.flags.remote import RemoteAnswer, RemoteEvaluator, RemoteFlag, decode_payload
+from posthog_web.flags.remote import RemoteAnswer, RemoteEvaluator, RemoteFlag, payload_text
 
 LOCAL_REASON = "Evaluated locally"
 _EMPTY: Mapping[str, Any] = {}
@@ -28,13 +29,12 @@ class FlagResult:
     """One flag's value for one person, and where it came from.
 
     ``value`` is ``True``/``False``/a variant key, or None when it could not be
-    evaluated (then ``error`` or ``undecided`` says why). ``payload`` is decoded JSON;
-    ``payload_text`` the JSON text (for bootstrapping posthog-js).
+    evaluated (then ``error`` or ``undecided`` says why). ``payload_text`` is the
+    payload's JSON text (for bootstrapping posthog-js); :attr:`payload` decodes it.
     """
 
     key: str
     value: bool | str | None
-    payload: Any = None
     payload_text: str | None = None
     locally_evaluated: bool = False
     reason: str | None = None
@@ -45,6 +45,17 @@ class FlagResult:
     undecided: str | None = None
     request_id: str | None = None
     evaluated_at: int | None = None
+
+    @property
+    def payload(self) -> Any:
+        """The payload as JSON-decoded, a new object on each read; None when there is
+        none or it is not valid JSON (as posthog-python)."""
+        if self.payload_text is None:
+            return None
+        try:
+            return json.loads(self.payload_text)
+        except ValueError:
+            return None
 
 
 class FlagEvaluator:
@@ -76,6 +87,7 @@ class FlagEvaluator:
         http = HTTPClient()
         self.remote = RemoteEvaluator(host, api_key, http)
         self.poller: DefinitionsPoller | None = None
+        self._fixed: Definitions | None = None
         if secret_key is not None and network:
             self.poller = DefinitionsPoller(host, api_key, secret_key, poll_interval, http, store)
 
@@ -85,7 +97,16 @@ class FlagEvaluator:
 
     def definitions(self, wait: float = 0.0) -> Definitions | None:
         """The current definitions (starting the poller), waiting up to ``wait`` s."""
+        if self._fixed is not None:
+            return self._fixed
         return None if self.poller is None else self.poller.get(wait)
+
+    def set_definitions(self, definitions: Definitions | dict[str, Any] | None) -> None:
+        """Evaluate from these definitions (a ``/flags/definitions`` body) instead of
+        polling: for tests, fixtures and a local flags file. None resumes polling."""
+        if isinstance(definitions, dict):
+            definitions = Definitions.from_json(definitions)
+        self._fixed = definitions
 
     def evaluate(
         self,
@@ -101,7 +122,9 @@ class FlagEvaluator:
         """Evaluate one flag (arguments already validated); never raises."""
         deadline = time.monotonic() + self.timeout
         person, group_props = _prepared(distinct_id, person_properties, groups, group_properties)
-        defs = self.definitions(self.timeout)
+        defs = self._fixed
+        if defs is None and self.poller is not None:
+            defs = self.poller.get(self.timeout)
         undecided = None
         flag = defs.by_key.get(key) if defs is not None else None
         if defs is not None and flag is not None:
@@ -190,6 +213,8 @@ def _prepared(
     # properties carry its key.
     person = dict(person_properties)
     person.setdefault("distinct_id", distinct_id)
+    if not groups:
+        return person, {}
     group_props = {
         name: {"$group_key": key, **group_properties.get(name, _EMPTY)}
         for name, key in groups.items()
@@ -198,19 +223,24 @@ def _prepared(
 
 
 def _local_result(defs: Definitions, key: str, value: bool | str) -> FlagResult:
+    # A flag has few values: each result is built once per definitions set.
+    cached: FlagResult | None = defs.results.get((key, value))
+    if cached is not None and type(cached.value) is type(value):
+        return cached
     flag = defs.by_key[key]
-    payload, text = decode_payload(flag.payloads.get(payload_key(value)))
-    return FlagResult(
+    result = FlagResult(
         key,
         value,
-        payload,
-        text,
+        payload_text(flag.payloads.get(payload_key(value))),
         locally_evaluated=True,
         reason=LOCAL_REASON,
         id=flag.id,
         version=flag.version,
         has_experiment=flag.has_experiment,
     )
+    if len(defs.results) < 10_000:
+        defs.results[(key, value)] = result
+    return result
 
 
 def _remote_result(key: str, answer: RemoteAnswer, undecided: str | None) -> FlagResult:
@@ -225,7 +255,6 @@ def _remote_result(key: str, answer: RemoteAnswer, undecided: str | None) -> Fla
     return FlagResult(
         key,
         record.value,
-        record.payload,
         record.payload_text,
         locally_evaluated=False,
         reason=record.reason,

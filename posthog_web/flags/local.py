@@ -13,12 +13,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from posthog_web.flags.definitions import Definitions
-from posthog_web.flags.hashing import bucket, holdout_bucket
+from posthog_web.flags.hashing import hash_text as _hash
+from posthog_web.flags.hashing import holdout_bucket
 from posthog_web.flags.model import (
-    UNSET,
     BrokenGroup,
     CohortFilter,
-    Condition,
     DependencyFilter,
     Filter,
     Flag,
@@ -38,8 +37,6 @@ from posthog_web.flags.reasons import (
 Value = bool | str
 Props = Mapping[str, Any]
 _EMPTY: Mapping[str, Any] = {}
-
-_MATCH, _NO_MATCH, _OUT_OF_ROLLOUT = 0, 1, 2
 
 
 def evaluate(
@@ -118,50 +115,39 @@ class _Run:
             if percentage == 100.0 or holdout_bucket(bucketing) <= percentage / 100:
                 return held_out
         reason: str | None = None
+        group_types = self.defs.group_types
         for condition in flag.conditions:
+            c_props, c_bucketing = props, bucketing
+            index = condition.group_index
             try:
-                outcome, value = self.condition(
-                    flag, condition, distinct_id, props, bucketing, groups, group_properties
-                )
+                if index is not None:
+                    # Mixed targeting: this condition aggregates by its own group type.
+                    name = group_types.get(str(index))
+                    if not name or name not in groups:
+                        continue
+                    if name not in group_properties:
+                        raise Undecided(MISSING_CONTEXT)
+                    c_props, c_bucketing = group_properties[name], groups[name]
+                if condition.filters and not self.all_match(
+                    condition.filters, distinct_id, c_props
+                ):
+                    continue
             except Undecided as undecided:
                 if undecided.server:
                     raise
                 reason = pick(reason, undecided.reason)
                 continue
-            if outcome == _MATCH:
-                return value
-            if outcome == _OUT_OF_ROLLOUT and flag.early_exit:
-                break
+            threshold = condition.threshold
+            if threshold is not None and _hash(f"{flag.key}.{c_bucketing}") > threshold:
+                if flag.early_exit:
+                    break
+                continue
+            if condition.variant is not None:
+                return condition.variant
+            return variant_of(flag, c_bucketing) or True
         if reason is not None:
             raise Undecided(reason)
         return False
-
-    def condition(
-        self,
-        flag: Flag,
-        condition: Condition,
-        distinct_id: object,
-        props: Props,
-        bucketing: object,
-        groups: Mapping[str, Any],
-        group_properties: Mapping[str, Props],
-    ) -> tuple[int, Value]:
-        index = condition.group_index
-        if index is not UNSET and index != flag.group_index and index is not None:
-            # Mixed targeting: this condition aggregates by its own group type.
-            name = self.defs.group_types.get(str(index))
-            if not name or name not in groups:
-                return _NO_MATCH, False
-            if name not in group_properties:
-                raise Undecided(MISSING_CONTEXT)
-            props, bucketing = group_properties[name], groups[name]
-        if condition.filters and not self.all_match(condition.filters, distinct_id, props):
-            return _NO_MATCH, False
-        if condition.threshold is not None and bucket(flag.key, bucketing) > condition.threshold:
-            return _OUT_OF_ROLLOUT, False
-        if condition.variant is not None:
-            return _MATCH, condition.variant
-        return _MATCH, variant_of(flag, bucketing) or True
 
     def all_match(self, filters: tuple[Filter, ...], distinct_id: object, props: Props) -> bool:
         # Filters have no order: an undecided one does not stop the loop, since a later
@@ -171,7 +157,10 @@ class _Run:
         server: Undecided | None = None
         for item in filters:
             try:
-                matched = self.filter(item, distinct_id, props)
+                if type(item) is PropertyFilter:
+                    matched = item.matcher(props)
+                else:
+                    matched = self.filter(item, distinct_id, props)
             except Undecided as undecided:
                 if undecided.server and reason is None:
                     server = undecided
@@ -272,7 +261,7 @@ def variant_of(flag: Flag, bucketing: object) -> str | None:
     """The variant the variant hash selects, or None (no variants, or an uncovered gap)."""
     if not flag.variants:
         return None
-    point = bucket(flag.key, bucketing, "variant")
+    point = _hash(f"{flag.key}.{bucketing}variant")
     for key, low, high in flag.variants:
         if low <= point < high:
             return key

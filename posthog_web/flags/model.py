@@ -16,8 +16,6 @@ from posthog_web.flags.properties import Matcher, compile_property_checked
 
 logger = logging.getLogger(__name__)
 
-UNSET = object()
-
 
 class Malformed(ValueError):
     """A definition has a shape PostHog never sends."""
@@ -76,7 +74,7 @@ class Condition:
     filters: tuple[Filter, ...]
     threshold: float | None  # rollout_percentage / 100; None: everyone who matches
     variant: str | None  # a valid variant override
-    group_index: Any = UNSET  # the condition's own aggregation, for mixed targeting
+    group_index: Any = None  # its own group type index (mixed targeting), else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,7 +212,7 @@ def compile_flag(raw: dict[str, Any], matching_version: int) -> Flag:
                 ),
                 None if rollout is None else _number(rollout, "rollout_percentage") / 100,
                 override if override and override in variant_keys else None,
-                condition.get("aggregation_group_type_index", UNSET),
+                _own_index(condition, filters.get("aggregation_group_type_index")),
             )
         )
     holdout = None
@@ -283,6 +281,12 @@ def _filter_problem(
                 if missing:
                     return f"it depends on unknown flags {missing}"
     return None
+
+
+def _own_index(condition: dict[str, Any], flag_index: Any) -> Any:
+    # A condition aggregates by its own group only when it names another, non-null one.
+    index = condition.get("aggregation_group_type_index", flag_index)
+    return index if index != flag_index else None
 
 
 _logged: set[tuple[str, str]] = set()

@@ -9,6 +9,7 @@ which outranks the other). Semantics: docs/flags.md and PostHog's flag evaluator
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -73,6 +74,10 @@ def compile_property_checked(
 
         return unknown, f"unknown operator {operator!r}"
     core, bad = _compile_operator(operator, value, matching_version)
+    if not bad:
+        fast = _fast_matcher(key, operator, value, matching_version)
+        if fast is not None:
+            return fast, None
 
     def match(properties: Mapping[str, Any]) -> bool:
         if key not in properties:
@@ -92,6 +97,61 @@ def compile_property_checked(
             raise
 
     return match_bad_filter, f"{operator} cannot use the value {value!r}"
+
+
+def _fast_matcher(key: Any, operator: str, value: Any, version: int) -> Matcher | None:
+    """One closure for the common filters (the same semantics as the general path)."""
+    if (
+        operator in ("exact", "is_not")
+        and value != []
+        and not (version != 2 and vals.is_boolish(value))
+    ):
+        items = value if isinstance(value, list) else [value]
+        wanted = frozenset(vals.as_text(item, UNSUPPORTED_DEFINITION).lower() for item in items)
+        negate = operator == "is_not"
+
+        def exact(properties: Mapping[str, Any]) -> bool:
+            if key not in properties:
+                raise Undecided(MISSING_CONTEXT)
+            prop = properties[key]
+            text = prop if type(prop) is str else vals.json_text(prop, MISSING_CONTEXT)
+            return (text.lower() in wanted) != negate
+
+        return exact
+    if operator in NUMERIC_OPERATORS:
+        limit = vals.number(value)
+        compare = _COMPARE[operator]
+
+        def numeric(properties: Mapping[str, Any]) -> bool:
+            if key not in properties:
+                raise Undecided(MISSING_CONTEXT)
+            prop = properties[key]
+            kind = type(prop)
+            parsed: float | None
+            if kind is float:
+                parsed = prop if math.isfinite(prop) else None
+            elif kind is int and -1e300 < prop < 1e300:
+                parsed = float(prop)
+            else:
+                parsed = vals.number(prop)
+            return False if parsed is None else compare(parsed, limit)
+
+        return numeric
+    if operator in ("icontains", "not_icontains"):
+        needle = vals.ascii_lower(vals.as_text(value, UNSUPPORTED_DEFINITION))
+        negate = operator == "not_icontains"
+
+        def icontains(properties: Mapping[str, Any]) -> bool:
+            if key not in properties:
+                raise Undecided(MISSING_CONTEXT)
+            prop = properties[key]
+            text = prop if type(prop) is str else vals.json_text(prop, MISSING_CONTEXT)
+            # For ASCII text, str.lower is ASCII lowering, and much faster than translate.
+            haystack = text.lower() if text.isascii() else vals.ascii_lower(text)
+            return (needle in haystack) != negate
+
+        return icontains
+    return None
 
 
 def _compile_operator(

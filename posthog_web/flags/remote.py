@@ -24,7 +24,6 @@ class RemoteFlag:
     """One flag as the server evaluated it (``value`` None: the server failed it)."""
 
     value: bool | str | None
-    payload: Any = None
     payload_text: str | None = None
     id: int | None = None
     version: int | None = None
@@ -42,16 +41,11 @@ class RemoteAnswer:
     evaluated_at: int | None = None
 
 
-def decode_payload(raw: Any) -> tuple[Any, str | None]:
-    """(decoded payload, JSON text): a string is JSON text (not JSON: None, as PostHog's SDK)."""
-    if raw is None:
-        return None, None
-    if isinstance(raw, str):
-        try:
-            return json.loads(raw), raw
-        except ValueError:
-            return None, raw
-    return raw, json.dumps(raw, separators=(",", ":"))
+def payload_text(raw: Any) -> str | None:
+    """A payload's JSON text: a string is JSON text already; other values are encoded."""
+    if raw is None or isinstance(raw, str):
+        return raw
+    return json.dumps(raw, separators=(",", ":"))
 
 
 class RemoteEvaluator:
@@ -165,8 +159,7 @@ def parse_answer(body: Mapping[str, Any]) -> RemoteAnswer:
         if isinstance(values, dict):
             for key, value in values.items():
                 if isinstance(value, (bool, str)):
-                    payload, text = decode_payload(payloads.get(key))
-                    flags[str(key)] = RemoteFlag(value, payload, text)
+                    flags[str(key)] = RemoteFlag(value, payload_text(payloads.get(key)))
     return RemoteAnswer(
         flags,
         "errors_while_computing_flags" if errors else None,
@@ -190,14 +183,13 @@ def _record(record: Mapping[str, Any]) -> RemoteFlag:
     }
     if record.get("failed") is True:
         return RemoteFlag(None, **common)
-    payload, text = decode_payload(metadata.get("payload"))
+    text = payload_text(metadata.get("payload"))
     if "value" in record:  # v4: a typed value
         value = record["value"]
         if value is None or isinstance(value, (bool, str)):
-            return RemoteFlag(value if value is not None else False, payload, text, **common)
-        payload, text = value, json.dumps(value, separators=(",", ":"))
-        return RemoteFlag(True, payload, text, **common)
+            return RemoteFlag(value if value is not None else False, text, **common)
+        return RemoteFlag(True, payload_text(value), **common)
     enabled = record.get("enabled") is True
     variant = record.get("variant")
     value_v2: bool | str = variant if enabled and isinstance(variant, str) and variant else enabled
-    return RemoteFlag(value_v2, payload, text, **common)
+    return RemoteFlag(value_v2, text, **common)

@@ -31,6 +31,8 @@ CALL_ONLY_VALUES: list[Any] = [
     dt.datetime(2026, 3, 30, tzinfo=dt.timezone.utc),
     1700000000,  # a unix timestamp: undecided on both sides
     float("nan"),
+    float("inf"),
+    10**400,
     ("a",),
     {"b": [1, 2.5]},
 ]

@@ -52,3 +52,15 @@ def test_the_child_polls_on_its_own(flags_server: FlagsServer, tmp_path: Path) -
             assert process.wait(timeout=10) == 0
         finally:
             process.kill()
+
+
+def test_the_package_never_imports_the_oracle() -> None:
+    code = (
+        "import sys, posthog_web, posthog_web.flags.cache\n"
+        "from posthog_web import Client\n"
+        "c = Client('phc_x', host='http://127.0.0.1:9', flags_secret_key='phx_y')\n"
+        "c.flags.set_definitions({'flags': []})\n"
+        "c.get_all_flags(distinct_id='u', only_evaluate_locally=True)\n"
+        "assert 'posthog' not in sys.modules, 'posthog-python was imported'\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=30)
