@@ -120,11 +120,16 @@ class FlagEvaluator:
         anon_distinct_id: str | None = None,
     ) -> FlagResult:
         """Evaluate one flag (arguments already validated); never raises."""
-        deadline = time.monotonic() + self.timeout
-        person, group_props = _prepared(distinct_id, person_properties, groups, group_properties)
+        start = 0.0  # set when the definitions wait can take part of the budget
         defs = self._fixed
-        if defs is None and self.poller is not None:
-            defs = self.poller.get(self.timeout)
+        poller = self.poller
+        if defs is None and poller is not None:
+            if poller.ready:
+                defs = poller.definitions
+            else:
+                start = time.monotonic()
+                defs = poller.get(self.timeout)
+        person, group_props = _prepared(distinct_id, person_properties, groups, group_properties)
         undecided = None
         flag = defs.by_key.get(key) if defs is not None else None
         if defs is not None and flag is not None:
@@ -142,7 +147,7 @@ class FlagEvaluator:
             groups=groups,
             group_properties=group_props,
             keys=[key],
-            timeout=deadline - time.monotonic(),
+            timeout=self.timeout - (time.monotonic() - start if start else 0.0),
             anon_distinct_id=anon_distinct_id,
         )
         return _remote_result(key, answer, undecided)

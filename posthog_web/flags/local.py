@@ -51,6 +51,8 @@ def evaluate(
     """The flag's value for this person (and groups), or raise Undecided."""
     if not flag.active:
         return False
+    if flag.plain:
+        return _plain(flag, distinct_id, person_properties)
     if flag.malformed is not None:
         raise Undecided(UNSUPPORTED_DEFINITION, server=True)
     if flag.continuity:
@@ -255,6 +257,40 @@ class _Run:
             if not undecided.server:
                 self.cache[flag.key] = None
             raise Undecided(UNRESOLVED_DEPENDENCY, server=undecided.server) from None
+
+
+def _plain(flag: Flag, bucketing: object, props: Props) -> Value:
+    # The fast path of _Run.flag for a person flag whose conditions hold only property
+    # filters (most flags): the same rules, without the dependency machinery.
+    reason: str | None = None
+    for condition in flag.conditions:
+        filters = condition.filters
+        if filters:
+            condition_reason: str | None = None
+            matched = True
+            for item in filters:
+                try:
+                    if not item.matcher(props):  # type: ignore[union-attr]
+                        matched = False
+                        break
+                except Undecided as undecided:
+                    condition_reason = pick(condition_reason, undecided.reason)
+            if not matched:
+                continue
+            if condition_reason is not None:
+                reason = pick(reason, condition_reason)
+                continue
+        threshold = condition.threshold
+        if threshold is not None and _hash(f"{flag.key}.{bucketing}") > threshold:
+            if flag.early_exit:
+                break
+            continue
+        if condition.variant is not None:
+            return condition.variant
+        return variant_of(flag, bucketing) or True
+    if reason is not None:
+        raise Undecided(reason)
+    return False
 
 
 def variant_of(flag: Flag, bucketing: object) -> str | None:

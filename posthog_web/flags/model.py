@@ -97,6 +97,7 @@ class Flag:
     has_experiment: bool | None = None
     runtime: str = "all"
     malformed: str | None = None
+    plain: bool = False  # person flag of property filters only: the engine's fast path
 
 
 def _number(value: Any, what: str) -> float:
@@ -227,6 +228,17 @@ def compile_flag(raw: dict[str, Any], matching_version: int) -> Flag:
                 raise Malformed("holdout exclusion_percentage must be a number") from None
             holdout = (clamped, f"holdout-{holdout_id}")
     identifier = raw.get("bucketing_identifier") or filters.get("bucketing_identifier")
+    plain = (
+        not raw.get("ensure_experience_continuity", False)
+        and filters.get("aggregation_group_type_index") is None
+        and identifier != "device_id"
+        and filters.get("feature_enrollment") is not True
+        and holdout is None
+        and all(
+            c.group_index is None and all(type(f) is PropertyFilter for f in c.filters)
+            for c in conditions
+        )
+    )
     has_experiment = raw.get("has_experiment")
     return Flag(
         key=key,
@@ -244,6 +256,7 @@ def compile_flag(raw: dict[str, Any], matching_version: int) -> Flag:
         payloads=_dict(filters.get("payloads"), "payloads"),
         has_experiment=has_experiment if isinstance(has_experiment, bool) else None,
         runtime=raw.get("evaluation_runtime") or "all",
+        plain=plain,
     )
 
 

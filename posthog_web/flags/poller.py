@@ -60,6 +60,7 @@ class DefinitionsPoller:
     def _reset(self) -> None:
         self._definitions: Definitions | None = None
         self._loaded = threading.Event()
+        self.ready = False  # the thread runs in this process and the first poll ended
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._pid = os.getpid()
@@ -75,6 +76,8 @@ class DefinitionsPoller:
 
     def get(self, wait: float) -> Definitions | None:
         """Start the thread if needed and wait up to ``wait`` seconds for a first load."""
+        if self.ready:
+            return self._definitions
         if self._thread is None or self._pid != os.getpid():
             self._start()
         if not self._loaded.is_set() and wait > 0:
@@ -102,6 +105,7 @@ class DefinitionsPoller:
             except Exception:  # a bug here must not kill the poller
                 logger.exception("posthog-web: polling the flag definitions failed")
             self._loaded.set()
+            self.ready = True
             self._stop.wait(self._interval)
 
     def poll(self) -> None:
