@@ -63,7 +63,9 @@ class Definitions:
             cohorts[cohort_id] = BrokenGroup()
         by_key = {flag.key: flag for flag in flags}
         for flag in flags:
-            problem = server_only(flag, cohorts, by_key) if flag.malformed is None else None
+            if flag.malformed is not None or flag.runtime == "client":
+                continue  # logged already / evaluated by posthog-js only
+            problem = server_only(flag, cohorts, by_key)
             if problem is not None:
                 log_once(flag.key, *problem)
         return cls(

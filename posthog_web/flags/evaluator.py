@@ -66,7 +66,8 @@ class FlagEvaluator:
         api_key: the project token.
         secret_key: enables local evaluation; only ever a Bearer token.
         poll_interval: seconds between definitions polls.
-        timeout: the most any one call waits (definitions' first load and ``/flags``).
+        timeout: the most any one call waits: for the definitions' first load (half of
+            it, and only until one such wait expired), then for ``/flags``.
         network: False keeps every call local and offline (disabled or blocked client).
         store: shares definitions across processes.
     """
@@ -128,7 +129,7 @@ class FlagEvaluator:
                 defs = poller.definitions
             else:
                 start = time.monotonic()
-                defs = poller.get(self.timeout)
+                defs = poller.get(self.timeout / 2)
         person, group_props = _prepared(distinct_id, person_properties, groups, group_properties)
         undecided = None
         flag = defs.by_key.get(key) if defs is not None else None
@@ -166,7 +167,7 @@ class FlagEvaluator:
         rest (only those keys); locally decided values are kept."""
         deadline = time.monotonic() + self.timeout
         person, group_props = _prepared(distinct_id, person_properties, groups, group_properties)
-        defs = self.definitions(self.timeout)
+        defs = self.definitions(self.timeout / 2)
         results: dict[str, FlagResult] = {}
         undecided: dict[str, str] = {}
         if defs is not None:

@@ -61,6 +61,7 @@ class DefinitionsPoller:
         self._definitions: Definitions | None = None
         self._loaded = threading.Event()
         self.ready = False  # the thread runs in this process and the first poll ended
+        self._gave_up = False  # a call waited in vain for the first load: no more waits
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._pid = os.getpid()
@@ -80,8 +81,14 @@ class DefinitionsPoller:
             return self._definitions
         if self._thread is None or self._pid != os.getpid():
             self._start()
-        if not self._loaded.is_set() and wait > 0:
-            self._loaded.wait(wait)
+        # Only until a first wait expires: a hanging endpoint then costs nothing.
+        if (
+            not self._loaded.is_set()
+            and wait > 0
+            and not self._gave_up
+            and not self._loaded.wait(wait)
+        ):
+            self._gave_up = True
         return self._definitions
 
     def _start(self) -> None:
