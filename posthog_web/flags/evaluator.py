@@ -16,8 +16,9 @@ from typing import Any
 from posthog_web.flags.definitions import Definitions
 from posthog_web.flags.http import HTTPClient
 from posthog_web.flags.local import evaluate, payload_key
+from posthog_web.flags.model import Flag, log_once
 from posthog_web.flags.poller import DefinitionsPoller, DefinitionsStore
-from posthog_web.flags.reasons import Undecided
+from posthog_web.flags.reasons import UNSUPPORTED_DEFINITION, Undecided
 from posthog_web.flags.remote import RemoteAnswer, RemoteEvaluator, RemoteFlag, payload_text
 
 LOCAL_REASON = "Evaluated locally"
@@ -135,7 +136,7 @@ class FlagEvaluator:
         flag = defs.by_key.get(key) if defs is not None else None
         if defs is not None and flag is not None:
             try:
-                value = evaluate(defs, flag, distinct_id, person, groups, group_props, device_id)
+                value = _guarded(defs, flag, distinct_id, person, groups, group_props, device_id)
             except Undecided as exc:
                 undecided = exc.reason
             else:
@@ -207,6 +208,24 @@ class FlagEvaluator:
         """Stop the poller."""
         if self.poller is not None:
             self.poller.stop()
+
+
+def _guarded(
+    defs: Definitions,
+    flag: Flag,
+    distinct_id: str,
+    person: Mapping[str, Any],
+    groups: Mapping[str, Any],
+    group_props: Mapping[str, Mapping[str, Any]],
+    device_id: str | None,
+) -> bool | str:
+    try:
+        return evaluate(defs, flag, distinct_id, person, groups, group_props, device_id)
+    except Undecided:
+        raise
+    except Exception as error:  # a bug here must not break the app: the server decides
+        log_once(flag.key, f"local evaluation failed ({type(error).__name__}: {error})")
+        raise Undecided(UNSUPPORTED_DEFINITION, server=True) from None
 
 
 def _prepared(

@@ -193,8 +193,8 @@ def compile_flag(raw: dict[str, Any], matching_version: int) -> Flag:
     low: float = 0
     multivariate = _dict(filters.get("multivariate"), "multivariate")
     for variant in _list(multivariate.get("variants"), "variants"):
-        if not isinstance(variant, dict) or "key" not in variant:
-            raise Malformed("a variant must be an object with a key")
+        if not isinstance(variant, dict) or not isinstance(variant.get("key"), str):
+            raise Malformed("a variant must be an object with a str key")
         # The same float accumulation as PostHog: 10 x 10% ends at 0.9999999999999999.
         high = low + _number(variant.get("rollout_percentage"), "rollout_percentage") / 100
         variants.append((variant["key"], low, high))
