@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Mapping
 from typing import Any
@@ -122,13 +123,14 @@ class FlagsMixin:
         only_evaluate_locally: bool = False,
     ) -> dict[str, dict[str, Any]]:
         """``{"featureFlags": {key: value}, "featureFlagPayloads": {key: JSON text}}``,
-        the shape posthog-js's ``bootstrap`` takes. Sends no event."""
+        the shape posthog-js's ``bootstrap`` takes (a payload that is not valid JSON is
+        None). Sends no event."""
         results = self._all_results(
             distinct_id, person_properties, groups, group_properties, only_evaluate_locally
         )
         values = {key: r.value for key, r in results.items() if r.value is not None}
         payloads = {
-            key: r.payload_text
+            key: _json_text_or_none(r.payload_text)
             for key, r in results.items()
             if r.value is not None and r.payload_text is not None
         }
@@ -176,6 +178,15 @@ class FlagsMixin:
             )
         except Exception:  # a flag read never fails because its event could not go
             logger.warning("posthog-web: $feature_flag_called could not be sent", exc_info=True)
+
+
+def _json_text_or_none(text: str) -> str | None:
+    # As posthog-python: a payload that is not valid JSON is listed as None.
+    try:
+        json.loads(text)
+    except ValueError:
+        return None
+    return text
 
 
 def _flag(value: object, field: str) -> bool:

@@ -22,10 +22,15 @@ class Oracle:
         logging.getLogger("posthog").setLevel(logging.CRITICAL)
 
     def load(self, defs: dict[str, Any]) -> None:
-        self.client.feature_flags = defs["flags"]
-        self.client.group_type_mapping = defs.get("group_type_mapping", {})
-        self.client.cohorts = defs.get("cohorts", {})
-        self.client._property_matching_version = defs.get("property_matching_version", 1)
+        self.load_into(self.client, defs)
+
+    @staticmethod
+    def load_into(client: Posthog, defs: dict[str, Any]) -> None:
+        """Inject definitions as if the client had fetched them."""
+        client.feature_flags = defs["flags"]
+        client.group_type_mapping = defs.get("group_type_mapping", {})
+        client.cohorts = defs.get("cohorts", {})
+        client._property_matching_version = defs.get("property_matching_version", 1)
 
     def evaluate(self, flag: dict[str, Any], call: dict[str, Any]) -> Any:
         """The flag's value, or UNDECIDED / SERVER."""

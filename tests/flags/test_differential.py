@@ -10,6 +10,7 @@ import collections
 import datetime as dt
 import itertools
 import logging
+import warnings
 from collections.abc import Iterator
 from typing import Any
 
@@ -18,6 +19,7 @@ import pytest
 from freezegun import freeze_time
 from posthog.feature_flags import InconclusiveMatchError, match_property
 
+from posthog_web import Client
 from posthog_web.flags.definitions import Definitions
 from posthog_web.flags.local import evaluate, payload_key
 from posthog_web.flags.properties import compile_property
@@ -131,3 +133,40 @@ def test_generated_flags_agree_with_posthog_python() -> None:
                 outcomes[str(kind)] += 1
     assert sum(outcomes.values()) == 36_000
     assert min(outcomes.values()) > 2000, outcomes
+
+
+def test_the_public_methods_agree_with_posthog_python() -> None:
+    # The whole path: argument preprocessing ($group_key, distinct_id), payload lookup
+    # and encoding, the bulk getters' shape.
+    oracle = Oracle().client
+    ours = Client("phc_oracle", host="http://127.0.0.1:9")
+    compared = 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        for seed in range(150):
+            generator = Generator(10_000 + seed)
+            raw = generator.definitions()
+            Oracle.load_into(oracle, raw)
+            ours.flags.set_definitions(raw)
+            for _ in range(5):
+                call = generator.call()
+                args: dict[str, Any] = {
+                    "person_properties": call["person_properties"],
+                    "groups": call["groups"],
+                    "group_properties": call["group_properties"],
+                    "only_evaluate_locally": True,
+                }
+                did = call["distinct_id"]
+                expected = oracle.get_all_flags_and_payloads(did, **args)
+                assert ours.get_all_flags_and_payloads(distinct_id=did, **args) == expected
+                for raw_flag in raw["flags"]:
+                    key = raw_flag["key"]
+                    assert ours.get_feature_flag(
+                        key, distinct_id=did, send_event=False, **args
+                    ) == (oracle.get_feature_flag(key, did, send_feature_flag_events=False, **args))
+                    assert ours.get_feature_flag_payload(key, distinct_id=did, **args) == (
+                        oracle.get_feature_flag_payload(key, did, **args)
+                    )
+                    compared += 1
+    ours.shutdown(timeout=0.1)
+    assert compared == 150 * 5 * 6
