@@ -8,8 +8,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from posthog_web import events as ev
-from posthog_web.flags.evaluator import FlagEvaluator, FlagResult
+from posthog_web.flags.evaluator import FlagEvaluator
 from posthog_web.flags.exposure import EVENT_FLAG_CALLED, CalledLog, called_properties
+from posthog_web.flags.results import FlagResult
 
 logger = logging.getLogger(__name__)
 

@@ -7,56 +7,21 @@ per-request cache; the client's public methods add validation and events.
 
 from __future__ import annotations
 
-import json
+import asyncio
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from posthog_web.flags.definitions import Definitions
 from posthog_web.flags.http import HTTPClient
-from posthog_web.flags.local import evaluate, payload_key
+from posthog_web.flags.local import evaluate
 from posthog_web.flags.model import Flag, log_once
 from posthog_web.flags.poller import DefinitionsPoller, DefinitionsStore
 from posthog_web.flags.reasons import UNSUPPORTED_DEFINITION, Undecided
-from posthog_web.flags.remote import RemoteAnswer, RemoteEvaluator, RemoteFlag, payload_text
+from posthog_web.flags.remote import RemoteEvaluator
+from posthog_web.flags.results import FlagResult, local_result, remote_result
 
-LOCAL_REASON = "Evaluated locally"
 _EMPTY: Mapping[str, Any] = {}
-
-
-@dataclass(frozen=True, slots=True)
-class FlagResult:
-    """One flag's value for one person, and where it came from.
-
-    ``value`` is ``True``/``False``/a variant key, or None when it could not be
-    evaluated (then ``error`` or ``undecided`` says why). ``payload_text`` is the
-    payload's JSON text (for bootstrapping posthog-js); :attr:`payload` decodes it.
-    """
-
-    key: str
-    value: bool | str | None
-    payload_text: str | None = None
-    locally_evaluated: bool = False
-    reason: str | None = None
-    id: int | None = None
-    version: int | None = None
-    has_experiment: bool | None = None
-    error: str | None = None
-    undecided: str | None = None
-    request_id: str | None = None
-    evaluated_at: int | None = None
-
-    @property
-    def payload(self) -> Any:
-        """The payload as JSON-decoded, a new object on each read; None when there is
-        none or it is not valid JSON (as posthog-python)."""
-        if self.payload_text is None:
-            return None
-        try:
-            return json.loads(self.payload_text)
-        except ValueError:
-            return None
 
 
 class FlagEvaluator:
@@ -140,7 +105,7 @@ class FlagEvaluator:
             except Undecided as exc:
                 undecided = exc.reason
             else:
-                return _local_result(defs, key, value)
+                return local_result(defs, key, value)
         if only_evaluate_locally or not self._network:
             return FlagResult(key, None, undecided=undecided or "flag_missing")
         answer = self.remote.evaluate(
@@ -152,7 +117,7 @@ class FlagEvaluator:
             timeout=self.timeout - (time.monotonic() - start if start else 0.0),
             anon_distinct_id=anon_distinct_id,
         )
-        return _remote_result(key, answer, undecided)
+        return remote_result(key, answer, undecided)
 
     def evaluate_all(
         self,
@@ -181,7 +146,7 @@ class FlagEvaluator:
                     undecided[flag.key] = exc.reason
                     results.pop(flag.key, None)
                 else:
-                    results[flag.key] = _local_result(defs, flag.key, value)
+                    results[flag.key] = local_result(defs, flag.key, value)
                     undecided.pop(flag.key, None)
         if only_evaluate_locally or not self._network or (defs is not None and not undecided):
             for key, reason in undecided.items():
@@ -198,11 +163,74 @@ class FlagEvaluator:
         )
         for key in answer.flags:
             if key not in results:
-                results[key] = _remote_result(key, answer, undecided.get(key))
+                results[key] = remote_result(key, answer, undecided.get(key))
         for key, reason in undecided.items():
             if key not in results:
-                results[key] = _remote_result(key, answer, reason)
+                results[key] = remote_result(key, answer, reason)
         return results
+
+    def ready(self) -> bool:
+        """True when a call can run without waiting for the first definitions load."""
+        poller = self.poller
+        return self._fixed is not None or poller is None or poller.ready
+
+    async def aevaluate(
+        self,
+        key: str,
+        distinct_id: str,
+        person_properties: Mapping[str, Any] = _EMPTY,
+        groups: Mapping[str, Any] = _EMPTY,
+        group_properties: Mapping[str, Mapping[str, Any]] = _EMPTY,
+        only_evaluate_locally: bool = False,
+        device_id: str | None = None,
+        anon_distinct_id: str | None = None,
+    ) -> FlagResult:
+        """:meth:`evaluate` for async code: local evaluation runs inline; a wait for the
+        first load or a ``/flags`` call runs in a worker thread, off the event loop."""
+        if self.ready():
+            local = self.evaluate(
+                key, distinct_id, person_properties, groups, group_properties, True, device_id
+            )
+            if local.value is not None or only_evaluate_locally or not self._network:
+                return local
+        return await asyncio.to_thread(
+            self.evaluate,
+            key,
+            distinct_id,
+            person_properties,
+            groups,
+            group_properties,
+            only_evaluate_locally,
+            device_id,
+            anon_distinct_id,
+        )
+
+    async def aevaluate_all(
+        self,
+        distinct_id: str,
+        person_properties: Mapping[str, Any] = _EMPTY,
+        groups: Mapping[str, Any] = _EMPTY,
+        group_properties: Mapping[str, Mapping[str, Any]] = _EMPTY,
+        only_evaluate_locally: bool = False,
+        device_id: str | None = None,
+        anon_distinct_id: str | None = None,
+    ) -> dict[str, FlagResult]:
+        """:meth:`evaluate_all` for async code (see :meth:`aevaluate`)."""
+        args = (distinct_id, person_properties, groups, group_properties)
+        if self.ready():
+            local = self.evaluate_all(*args, True, device_id)
+            if (
+                only_evaluate_locally
+                or not self._network
+                or (
+                    self.definitions() is not None
+                    and all(r.value is not None for r in local.values())
+                )
+            ):
+                return local
+        return await asyncio.to_thread(
+            self.evaluate_all, *args, only_evaluate_locally, device_id, anon_distinct_id
+        )
 
     def shutdown(self) -> None:
         """Stop the poller."""
@@ -245,49 +273,3 @@ def _prepared(
         for name, key in groups.items()
     }
     return person, group_props
-
-
-def _local_result(defs: Definitions, key: str, value: bool | str) -> FlagResult:
-    # A flag has few values: each result is built once per definitions set.
-    cached: FlagResult | None = defs.results.get((key, value))
-    if cached is not None and type(cached.value) is type(value):
-        return cached
-    flag = defs.by_key[key]
-    result = FlagResult(
-        key,
-        value,
-        payload_text(flag.payloads.get(payload_key(value))),
-        locally_evaluated=True,
-        reason=LOCAL_REASON,
-        id=flag.id,
-        version=flag.version,
-        has_experiment=flag.has_experiment,
-    )
-    if len(defs.results) < 10_000:
-        defs.results[(key, value)] = result
-    return result
-
-
-def _remote_result(key: str, answer: RemoteAnswer, undecided: str | None) -> FlagResult:
-    record: RemoteFlag | None = answer.flags.get(key)
-    errors = [answer.error] if answer.error else []
-    if record is None:
-        if answer.error is None:
-            errors.append("flag_missing")
-        return FlagResult(key, None, error=",".join(errors), undecided=undecided)
-    if record.value is None:
-        errors.append("evaluation_failed")
-    return FlagResult(
-        key,
-        record.value,
-        record.payload_text,
-        locally_evaluated=False,
-        reason=record.reason,
-        id=record.id,
-        version=record.version,
-        has_experiment=record.has_experiment,
-        error=",".join(errors) or None,
-        undecided=undecided,
-        request_id=answer.request_id,
-        evaluated_at=answer.evaluated_at,
-    )

@@ -7,7 +7,7 @@ from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any
 
-from posthog_web.flags.evaluator import FlagResult
+from posthog_web.flags.results import FlagResult
 
 EVENT_FLAG_CALLED = "$feature_flag_called"
 MAX_DISTINCT_IDS = 50_000
