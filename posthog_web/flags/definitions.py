@@ -9,8 +9,11 @@ from typing import Any
 from posthog_web.flags.model import (
     BrokenGroup,
     CohortFilter,
+    DependencyFilter,
+    Filter,
     Flag,
     Malformed,
+    PropertyFilter,
     PropertyGroup,
     compile_flag,
     compile_group,
@@ -33,6 +36,7 @@ class Definitions:
     group_types: Mapping[str, str] = field(default_factory=dict)
     matching_version: Any = 1
     etag: str | None = None
+    unsupported: frozenset[str] = frozenset()  # flags whose definition needs the server
     results: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
@@ -68,7 +72,13 @@ class Definitions:
             problem = server_only(flag, cohorts, by_key)
             if problem is not None:
                 log_once(flag.key, *problem)
+        unsupported = frozenset(
+            flag.key
+            for flag in flags
+            if flag.malformed is None and _unsupported(flag, cohorts, by_key, mapping)
+        )
         return cls(
+            unsupported=unsupported,
             flags=tuple(flags),
             by_key=by_key,
             cohorts=cohorts,
@@ -76,6 +86,51 @@ class Definitions:
             matching_version=version,
             etag=etag,
         )
+
+
+def _unsupported(
+    flag: Flag,
+    cohorts: Mapping[str, PropertyGroup | BrokenGroup],
+    by_key: Mapping[str, Flag],
+    mapping: Mapping[Any, Any],
+) -> bool:
+    """Whether the definition alone sends the flag to the server (the reason PostHog's
+    SDKs report for it then is ``unsupported_definition``)."""
+    if not flag.active or flag.continuity:
+        return False
+    if flag.group_index is not None and not mapping.get(str(flag.group_index)):
+        return True
+    visited: set[str] = set()
+    return any(
+        _unsupported_entry(item, cohorts, by_key, visited)
+        for condition in flag.conditions
+        for item in condition.filters
+    )
+
+
+def _unsupported_entry(
+    item: Filter | PropertyGroup | BrokenGroup,
+    cohorts: Mapping[str, PropertyGroup | BrokenGroup],
+    by_key: Mapping[str, Flag],
+    visited: set[str],
+) -> bool:
+    if isinstance(item, BrokenGroup):
+        return True
+    if isinstance(item, PropertyFilter):
+        return item.problem is not None
+    if isinstance(item, DependencyFilter):
+        if item.problem is not None:
+            return False  # a definite no-match, not a gap
+        return item.chain is None or any(member not in by_key for member in item.chain)
+    if isinstance(item, PropertyGroup):
+        return any(_unsupported_entry(e, cohorts, by_key, visited) for e, _ in item.entries)
+    group = cohorts.get(item.cohort_id)
+    if group is None or item.operator not in ("exact", "in", "not_in"):
+        return True
+    if item.cohort_id in visited:
+        return False
+    visited.add(item.cohort_id)
+    return _unsupported_entry(group, cohorts, by_key, visited)
 
 
 def _references(group: PropertyGroup | BrokenGroup) -> Iterator[str]:

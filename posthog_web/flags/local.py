@@ -71,7 +71,9 @@ def evaluate(
     bucketing: object = distinct_id
     if flag.device_bucketing:
         if not device_id:
-            raise Undecided(MISSING_CONTEXT)
+            # No condition was checked: a cause in the definition outranks this one.
+            unsupported = flag.key in defs.unsupported
+            raise Undecided(UNSUPPORTED_DEFINITION if unsupported else MISSING_CONTEXT)
         bucketing = device_id
     return run.flag(flag, distinct_id, person_properties, bucketing, groups, group_properties)
 
@@ -136,6 +138,10 @@ class _Run:
                     continue
             except Undecided as undecided:
                 if undecided.server:
+                    # The loop stops here; a filter it did not reach may carry a cause
+                    # of higher precedence in the definition, as PostHog's SDKs report.
+                    if flag.key in self.defs.unsupported:
+                        undecided.reason = pick(undecided.reason, UNSUPPORTED_DEFINITION)
                     raise
                 reason = pick(reason, undecided.reason)
                 continue

@@ -33,7 +33,7 @@ class Oracle:
         client._property_matching_version = defs.get("property_matching_version", 1)
 
     def evaluate(self, flag: dict[str, Any], call: dict[str, Any]) -> Any:
-        """The flag's value, or UNDECIDED / SERVER."""
+        """The flag's value, or (UNDECIDED or SERVER, the reason)."""
         try:
             return self.client._compute_flag_locally(
                 flag,
@@ -45,10 +45,10 @@ class Oracle:
                 device_id=call["device_id"],
                 _definition_snapshot=self.client._local_evaluation_snapshot(),
             )
-        except RequiresServerEvaluation:
-            return SERVER
-        except InconclusiveMatchError:
-            return UNDECIDED
+        except RequiresServerEvaluation as undecided:
+            return (SERVER, undecided.reason.value)
+        except InconclusiveMatchError as undecided:
+            return (UNDECIDED, undecided.reason.value)
 
     def payload(self, key: str, value: Any) -> Any:
         return self.client._compute_payload_locally(
