@@ -22,6 +22,7 @@ from posthog_web.flags.remote import RemoteEvaluator
 from posthog_web.flags.results import FlagResult, local_result, remote_result
 
 _EMPTY: Mapping[str, Any] = {}
+_EMPTY_GROUPS: dict[str, dict[str, Any]] = {}
 
 
 class FlagEvaluator:
@@ -101,9 +102,11 @@ class FlagEvaluator:
         flag = defs.by_key.get(key) if defs is not None else None
         if defs is not None and flag is not None:
             try:
-                value = _guarded(defs, flag, distinct_id, person, groups, group_props, device_id)
+                value = evaluate(defs, flag, distinct_id, person, groups, group_props, device_id)
             except Undecided as exc:
                 undecided = exc.reason
+            except Exception as error:
+                undecided = _engine_failed(flag, error)
             else:
                 return local_result(defs, key, value)
         if only_evaluate_locally or not self._network:
@@ -144,6 +147,9 @@ class FlagEvaluator:
                     )
                 except Undecided as exc:
                     undecided[flag.key] = exc.reason
+                    results.pop(flag.key, None)
+                except Exception as error:
+                    undecided[flag.key] = _engine_failed(flag, error)
                     results.pop(flag.key, None)
                 else:
                     results[flag.key] = local_result(defs, flag.key, value)
@@ -238,22 +244,10 @@ class FlagEvaluator:
             self.poller.stop()
 
 
-def _guarded(
-    defs: Definitions,
-    flag: Flag,
-    distinct_id: str,
-    person: Mapping[str, Any],
-    groups: Mapping[str, Any],
-    group_props: Mapping[str, Mapping[str, Any]],
-    device_id: str | None,
-) -> bool | str:
-    try:
-        return evaluate(defs, flag, distinct_id, person, groups, group_props, device_id)
-    except Undecided:
-        raise
-    except Exception as error:  # a bug here must not break the app: the server decides
-        log_once(flag.key, f"local evaluation failed ({type(error).__name__}: {error})")
-        raise Undecided(UNSUPPORTED_DEFINITION, server=True) from None
+def _engine_failed(flag: Flag, error: Exception) -> str:
+    # A bug in local evaluation must not break the app: logged once, the server decides.
+    log_once(flag.key, f"local evaluation failed ({type(error).__name__}: {error})")
+    return UNSUPPORTED_DEFINITION
 
 
 def _prepared(
@@ -267,7 +261,7 @@ def _prepared(
     person = dict(person_properties)
     person.setdefault("distinct_id", distinct_id)
     if not groups:
-        return person, {}
+        return person, _EMPTY_GROUPS
     group_props = {
         name: {"$group_key": key, **group_properties.get(name, _EMPTY)}
         for name, key in groups.items()

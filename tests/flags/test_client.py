@@ -13,6 +13,7 @@ import pytest
 
 from posthog_web import Client
 from posthog_web.flags.exposure import CalledLog
+from posthog_web.flags.model import PropertyFilter
 from tests.flags.server import SECRET, TOKEN, FlagsServer
 
 MakeClient = Callable[..., Client]
@@ -292,3 +293,41 @@ def test_the_called_log_is_bounded_and_keys_on_value_and_groups() -> None:
     assert log.first_time("b", "f", True, {})
     assert log.first_time("c", "f", True, {})  # evicts "a"
     assert log.first_time("a", "f", True, {})
+
+
+@pytest.mark.parametrize("status", [403, 402])
+def test_a_refusal_after_a_good_load_drops_the_set(
+    flags_server: FlagsServer, flags_client: MakeClient, status: int
+) -> None:
+    flags_server.definitions = definitions(checkout())
+    flags_server.remote = {"checkout-test": {"enabled": True, "variant": "control"}}
+    client = flags_client(flags_poll_interval=0.05)
+    assert client.get_feature_flag("checkout-test", distinct_id="user-42") == "test-b"
+    flags_server.status["definitions"] = status
+    deadline = time.monotonic() + 5
+    while client.flags.definitions() is not None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert client.flags.definitions() is None
+    assert client.get_feature_flag("checkout-test", distinct_id="user-42") == "control"
+
+
+def test_a_bug_in_local_evaluation_goes_to_the_server(
+    flags_server: FlagsServer, flags_client: MakeClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    flags_server.remote = {"checkout-test": {"enabled": True, "variant": "control"}}
+    client = flags_client()
+    client.flags.set_definitions(definitions(checkout()))
+    defs = client.flags.definitions()
+    assert defs is not None
+    flag = defs.by_key["checkout-test"]
+
+    def broken(props: Any) -> bool:
+        raise RuntimeError("boom")
+
+    # A stand-in for an engine bug: a condition whose matcher raises.
+    condition = flag.conditions[0]
+    bad = type(condition)((PropertyFilter(broken),), condition.threshold, None)
+    object.__setattr__(flag, "conditions", (bad,))
+    assert client.get_feature_flag("checkout-test", distinct_id="u", send_event=False) == "control"
+    assert client.get_all_flags(distinct_id="u") == {"checkout-test": "control"}
+    assert "local evaluation failed (RuntimeError: boom)" in caplog.text
