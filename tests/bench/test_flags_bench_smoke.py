@@ -23,4 +23,4 @@ def test_evaluation_and_polls_parts_run() -> None:
     }
     polls = flags_bench.polls(workers=2, seconds=0.5, interval=0.25)
     assert set(polls) == {"posthog-python", "posthog-web", "posthog-web + flags_cache_dir"}
-    assert all(count >= 0 for count in polls.values())
+    assert all(count > 0 for count in polls.values())  # every worker fetched at least once
