@@ -12,6 +12,7 @@ import contextlib
 import logging
 import os
 import threading
+import time
 import weakref
 from collections.abc import Callable
 from urllib.parse import quote
@@ -128,9 +129,7 @@ class DefinitionsPoller:
         with store.fetch_lock() as fetching:
             if not fetching:  # another worker is fetching: meanwhile, its last copy
                 if self._definitions is None:
-                    stale = store.load_any()
-                    if stale is not None:
-                        self._swap(stale)
+                    self._wait_for_other_worker(store)
                 return
             shared = store.load_fresh(self._interval)  # fetched while we waited?
             if shared is not None:
@@ -140,6 +139,20 @@ class DefinitionsPoller:
                 # Start from the stored copy so the fetch can be a cheap 304.
                 self._definitions = store.load_any()
             self.fetch()
+
+    def _wait_for_other_worker(self, store: DefinitionsStore) -> None:
+        # Nothing loaded yet: wait (bounded) for the fetching worker's copy rather than
+        # evaluate remotely for a whole interval.
+        deadline = time.monotonic() + DEFINITIONS_TIMEOUT + 1
+        while not self._stop.is_set():
+            stored = store.load_any()
+            if stored is not None:
+                self._swap(stored)
+                return
+            if time.monotonic() > deadline:
+                self.fetch()
+                return
+            self._stop.wait(0.05)
 
     def fetch(self) -> None:
         """One GET of the definitions endpoint."""

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import os
 import stat
+import subprocess
+import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.flags.conftest import MakeClient
-from tests.flags.server import FlagsServer
+from tests.flags.server import SECRET, TOKEN, FlagsServer
 from tests.flags.test_client import checkout, definitions
 
 
@@ -55,3 +59,23 @@ def test_a_worker_waiting_for_the_lock_uses_the_stored_copy(
         assert holding
         assert second.get_feature_flag("checkout-test", distinct_id="user-42") == "test-b"
     assert len(flags_server.made("definitions")) == 1
+
+
+WORKER = """
+import sys
+from posthog_web import Client
+client = Client(sys.argv[1], host=sys.argv[2], flags_secret_key=sys.argv[3],
+                flags_cache_dir=sys.argv[4], flags_poll_interval=60, flags_timeout=10)
+print(client.get_feature_flag("checkout-test", distinct_id="user-42", send_event=False))
+"""
+
+
+@pytest.mark.slow
+def test_workers_started_together_cost_one_fetch(flags_server: FlagsServer, tmp_path: Path) -> None:
+    flags_server.definitions = definitions(checkout())
+    args = [sys.executable, "-c", WORKER, TOKEN, flags_server.url, SECRET, str(tmp_path)]
+    workers = [subprocess.Popen(args, stdout=subprocess.PIPE, text=True) for _ in range(4)]
+    outputs = [worker.communicate(timeout=30)[0].strip() for worker in workers]
+    assert outputs == ["test-b"] * 4
+    assert len(flags_server.made("definitions")) == 1
+    assert flags_server.made("flags") == []
