@@ -119,6 +119,7 @@ class FlagEvaluator:
             keys=[key],
             timeout=self.timeout - (time.monotonic() - start if start else 0.0),
             anon_distinct_id=anon_distinct_id,
+            device_id=device_id,
         )
         return remote_result(key, answer, undecided)
 
@@ -166,6 +167,7 @@ class FlagEvaluator:
             keys=None if defs is None else list(undecided),
             timeout=deadline - time.monotonic(),
             anon_distinct_id=anon_distinct_id,
+            device_id=device_id,
         )
         for key in answer.flags:
             if key not in results:

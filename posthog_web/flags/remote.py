@@ -79,6 +79,7 @@ class RemoteEvaluator:
         keys: Sequence[str] | None,
         timeout: float,
         anon_distinct_id: str | None = None,
+        device_id: str | None = None,
     ) -> RemoteAnswer:
         """Evaluate ``keys`` (None: every flag); never raises, never waits past ``timeout``."""
         if timeout <= 0 or not self._may_try():
@@ -95,6 +96,8 @@ class RemoteEvaluator:
             body["flag_keys_to_evaluate"] = list(keys)
         if anon_distinct_id is not None:
             body["$anon_distinct_id"] = anon_distinct_id
+        if device_id is not None:
+            body["$device_id"] = device_id
         self.requests += 1
         try:
             answer = self._http.request("POST", self._url, timeout=timeout, body=body)

@@ -331,3 +331,30 @@ def test_a_bug_in_local_evaluation_goes_to_the_server(
     assert client.get_feature_flag("checkout-test", distinct_id="u", send_event=False) == "control"
     assert client.get_all_flags(distinct_id="u") == {"checkout-test": "control"}
     assert "local evaluation failed (RuntimeError: boom)" in caplog.text
+
+
+def test_the_breaker_probes_after_its_backoff_and_closes(
+    flags_server: FlagsServer, flags_client: MakeClient
+) -> None:
+    flags_server.remote = {"beta": {"enabled": True}}
+    flags_server.status["flags"] = 503
+    client = flags_client(flags_secret_key=None)
+    for _ in range(3):
+        assert client.get_feature_flag("beta", distinct_id="b", send_event=False) is None
+    assert len(flags_server.made("flags")) == 2  # open after two failures
+    del flags_server.status["flags"]
+    time.sleep(1.1)  # the first back-off is 1 s
+    assert client.get_feature_flag("beta", distinct_id="b", send_event=False) is True
+    assert client.get_feature_flag("beta", distinct_id="c", send_event=False) is True
+    assert len(flags_server.made("flags")) == 4
+
+
+def test_anon_and_device_ids_reach_flags(
+    flags_server: FlagsServer, flags_client: MakeClient
+) -> None:
+    flags_server.remote = {"beta": {"enabled": True}}
+    client = flags_client(flags_secret_key=None)
+    result = client.flags.evaluate("beta", "user-1", anon_distinct_id="anon-9", device_id="dev-1")
+    assert result.value is True
+    body = flags_server.made("flags")[0]["json"]
+    assert (body["$anon_distinct_id"], body["$device_id"]) == ("anon-9", "dev-1")
