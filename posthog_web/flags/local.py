@@ -88,12 +88,13 @@ def payload_key(value: Value) -> str:
 class _Run:
     """One top-level evaluation: its dependency cache and device id."""
 
-    __slots__ = ("cache", "defs", "device_id")
+    __slots__ = ("active", "cache", "defs", "device_id")
 
     def __init__(self, defs: Definitions, device_id: str | None) -> None:
         self.defs = defs
         self.device_id = device_id
         self.cache: dict[str, Value | None] = {}
+        self.active: set[str] = set()  # dependencies being evaluated: a cycle guard
 
     def flag(
         self,
@@ -245,6 +246,9 @@ class _Run:
         return matches_dependency(item.expected, actual)
 
     def evaluate_dependency(self, flag: Flag, did: object, props: Props) -> None:
+        if flag.key in self.active:
+            # A cycle the server's chain did not reveal: only the server can decide.
+            raise Undecided(UNSUPPORTED_DEFINITION)
         if not flag.active:
             self.cache[flag.key] = False
             return
@@ -258,7 +262,11 @@ class _Run:
                     raise Undecided(MISSING_CONTEXT)
                 bucketing = self.device_id
             # A dependency is evaluated with the same properties and no groups.
-            self.cache[flag.key] = self.flag(flag, did, props, bucketing, _EMPTY, _EMPTY)
+            self.active.add(flag.key)
+            try:
+                self.cache[flag.key] = self.flag(flag, did, props, bucketing, _EMPTY, _EMPTY)
+            finally:
+                self.active.discard(flag.key)
         except Undecided as undecided:
             if not undecided.server:
                 self.cache[flag.key] = None

@@ -172,3 +172,15 @@ def test_flags_that_always_go_remote_are_logged_once_at_load(
     assert any(level == "INFO" and "cohort 77 is static" in m for level, m in messages)
     assert any(level == "WARNING" and "unknown operator 'is_date_exact'" in m
                for level, m in messages)  # fmt: skip
+
+
+def test_a_dependency_cycle_is_undecided_not_a_recursion_error() -> None:
+    def depends_on(key: str, other: str) -> dict[str, Any]:
+        dep = {"type": "flag", "key": other, "operator": "flag_evaluates_to", "value": True,
+               "dependency_chain": [other]}  # fmt: skip
+        return flag(key, {"properties": [dep]})
+
+    defs = defs_of(depends_on("a", "b"), depends_on("b", "a"))
+    for key in ("a", "b"):
+        with pytest.raises(Undecided):
+            value(defs, key, "u")
