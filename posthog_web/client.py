@@ -24,6 +24,10 @@ from posthog_web.delivery import (
 from posthog_web.delivery import recorder as recording
 from posthog_web.errors import MECHANISM_GENERIC, ExceptionCapture
 from posthog_web.errors.options import ExceptionOptions
+from posthog_web.flags.api import FlagsMixin, validate_secret_key
+from posthog_web.flags.cache import DirectoryStore
+from posthog_web.flags.evaluator import FlagEvaluator
+from posthog_web.flags.exposure import CalledLog
 
 logger = logging.getLogger(__name__)
 
@@ -37,7 +41,7 @@ _APP_HOSTS = {
 }
 
 
-class Client:
+class Client(FlagsMixin):
     """Sends events to one PostHog project.
 
     Args:
@@ -65,6 +69,14 @@ class Client:
         transport: replaces the HTTP transport (see :mod:`posthog_web.delivery.transport`).
         exception_options: how :meth:`capture_exception` builds ``$exception`` events
             (in-app modules, code variables, the flood limit; see docs/errors.md).
+        flags_secret_key: a personal API key (``phx_...``) with ``feature_flag:read`` or
+            the project's feature flags secure key: flags are then evaluated locally from
+            polled definitions. Sent only as ``Authorization: Bearer`` to the definitions
+            endpoint; never logged. Without it flags are evaluated remotely.
+        flags_poll_interval: seconds between definitions polls.
+        flags_timeout: the most seconds a flag call waits (first load, ``/flags``).
+        flags_cache_dir: a directory the processes of one machine share the definitions
+            through: one fetches per poll interval, the others read its copy.
     """
 
     def __init__(
@@ -87,6 +99,10 @@ class Client:
         allow_insecure_http: bool = False,
         transport: Transport | None = None,
         exception_options: ExceptionOptions | None = None,
+        flags_secret_key: str | None = None,
+        flags_poll_interval: float = 30.0,
+        flags_timeout: float = 3.0,
+        flags_cache_dir: str | os.PathLike[str] | None = None,
     ) -> None:
         self._api_key = validate_api_key(api_key)
         self.host = normalize_host(host, allow_insecure_http=allow_insecure_http)
@@ -124,7 +140,7 @@ class Client:
             max_retries=max_retries,
             timeout=float(timeout),
             exit_flush_timeout=float(exit_flush_timeout),
-            spool_dir=_spool_dir(spool_dir),
+            spool_dir=_directory(spool_dir, "spool_dir"),
             spool_max_bytes=spool_max_bytes,
         )
         self._sender = Sender(options, transport if transport is not None else RequestsTransport())
@@ -135,6 +151,21 @@ class Client:
             )
         #: Builds this client's ``$exception`` events (integrations may share it).
         self.exception_capture = ExceptionCapture(exception_options)
+        _positive_number("flags_poll_interval", flags_poll_interval)
+        _positive_number("flags_timeout", flags_timeout)
+        cache_dir = _directory(flags_cache_dir, "flags_cache_dir")
+        self.flags = FlagEvaluator(
+            host=self.host,
+            api_key=self._api_key,
+            secret_key=validate_secret_key(flags_secret_key),
+            poll_interval=float(flags_poll_interval),
+            timeout=float(flags_timeout),
+            network=not (self.disabled or self._blocked),
+            store=None
+            if cache_dir is None
+            else DirectoryStore(cache_dir, self.host, self._api_key),
+        )
+        self._called = CalledLog()
 
     @property
     def api_key(self) -> str:
@@ -347,7 +378,8 @@ class Client:
         return self._sender.flush(timeout)
 
     def shutdown(self, timeout: float = 10.0) -> bool:
-        """Flush within ``timeout`` seconds and stop the sender thread."""
+        """Flush within ``timeout`` seconds and stop the sender and flags threads."""
+        self.flags.shutdown()
         return self._sender.shutdown(timeout)
 
     def stats(self) -> dict[str, int]:
@@ -523,15 +555,15 @@ def is_loopback(hostname: str) -> bool:
         return False
 
 
-def _spool_dir(value: object) -> str | None:
+def _directory(value: object, field: str) -> str | None:
     if value is None:
         return None
     if not isinstance(value, (str, os.PathLike)):
-        raise TypeError(f"spool_dir must be a str, a path or None, not {type(value).__name__}")
+        raise TypeError(f"{field} must be a str, a path or None, not {type(value).__name__}")
     path = os.fspath(value)
     if not isinstance(path, str) or not path.strip():
-        raise ValueError(f"spool_dir must name a directory, not {value!r}")
-    # Absolute now: a later chdir must not move the spool.
+        raise ValueError(f"{field} must name a directory, not {value!r}")
+    # Absolute now: a later chdir must not move it.
     return os.path.abspath(path)
 
 

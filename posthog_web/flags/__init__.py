@@ -1,0 +1,1 @@
+"""Feature flags: definitions and their poller, local evaluation, remote evaluation."""
