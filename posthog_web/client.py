@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import os
-import sys
 import time
-import uuid as uuid_module
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
 from posthog_web import events as ev
+from posthog_web.config import (
+    DEFAULT_HOST,
+    EU_HOST,
+    US_HOST,
+    directory,
+    is_loopback,
+    non_negative_number,
+    normalize_host,
+    positive_int,
+    positive_number,
+    validate_api_key,
+)
 from posthog_web.delivery import (
     DEFAULT_SPOOL_MAX_BYTES,
     DeliveryError,
@@ -22,26 +31,32 @@ from posthog_web.delivery import (
     Transport,
 )
 from posthog_web.delivery import recorder as recording
-from posthog_web.errors import MECHANISM_GENERIC, ExceptionCapture
+from posthog_web.errors import ExceptionCapture
 from posthog_web.errors.options import ExceptionOptions
+from posthog_web.exceptions import ExceptionsMixin
 from posthog_web.flags.api import FlagsMixin, validate_secret_key
 from posthog_web.flags.cache import DirectoryStore
 from posthog_web.flags.evaluator import FlagEvaluator
 from posthog_web.flags.exposure import CalledLog
+from posthog_web.payloads import encode_event, url_properties
+
+# The hosts and checks live in config.py, the encoding in payloads.py; these names stay
+# importable from here.
+__all__ = [
+    "DEFAULT_HOST",
+    "EU_HOST",
+    "US_HOST",
+    "Client",
+    "is_loopback",
+    "normalize_host",
+    "url_properties",
+    "validate_api_key",
+]
 
 logger = logging.getLogger(__name__)
 
-US_HOST = "https://us.i.posthog.com"
-EU_HOST = "https://eu.i.posthog.com"
-DEFAULT_HOST = US_HOST
-_APP_HOSTS = {
-    "app.posthog.com": US_HOST,
-    "us.posthog.com": US_HOST,
-    "eu.posthog.com": EU_HOST,
-}
 
-
-class Client(FlagsMixin):
+class Client(FlagsMixin, ExceptionsMixin):
     """Sends events to one PostHog project.
 
     Args:
@@ -120,15 +135,15 @@ class Client(FlagsMixin):
                     self.host,
                     recording.ALLOW_NETWORK_ENV,
                 )
-        _positive_int("flush_at", flush_at)
-        _positive_int("max_queue_size", max_queue_size)
-        _positive_int("max_batch_size", max_batch_size)
-        _positive_number("flush_interval", flush_interval)
-        _positive_number("timeout", timeout)
-        _non_negative_number("exit_flush_timeout", exit_flush_timeout)
+        positive_int("flush_at", flush_at)
+        positive_int("max_queue_size", max_queue_size)
+        positive_int("max_batch_size", max_batch_size)
+        positive_number("flush_interval", flush_interval)
+        positive_number("timeout", timeout)
+        non_negative_number("exit_flush_timeout", exit_flush_timeout)
         if not isinstance(max_retries, int) or isinstance(max_retries, bool) or max_retries < 0:
             raise ValueError(f"max_retries must be an int >= 0, not {max_retries!r}")
-        _positive_int("spool_max_bytes", spool_max_bytes)
+        positive_int("spool_max_bytes", spool_max_bytes)
         options = DeliveryOptions(
             api_key=self._api_key,
             batch_url=f"{self.host}/batch/",
@@ -140,7 +155,7 @@ class Client(FlagsMixin):
             max_retries=max_retries,
             timeout=float(timeout),
             exit_flush_timeout=float(exit_flush_timeout),
-            spool_dir=_directory(spool_dir, "spool_dir"),
+            spool_dir=directory(spool_dir, "spool_dir"),
             spool_max_bytes=spool_max_bytes,
         )
         self._sender = Sender(options, transport if transport is not None else RequestsTransport())
@@ -151,9 +166,9 @@ class Client(FlagsMixin):
             )
         #: Builds this client's ``$exception`` events (integrations may share it).
         self.exception_capture = ExceptionCapture(exception_options)
-        _positive_number("flags_poll_interval", flags_poll_interval)
-        _positive_number("flags_timeout", flags_timeout)
-        cache_dir = _directory(flags_cache_dir, "flags_cache_dir")
+        positive_number("flags_poll_interval", flags_poll_interval)
+        positive_number("flags_timeout", flags_timeout)
+        cache_dir = directory(flags_cache_dir, "flags_cache_dir")
         self.flags = FlagEvaluator(
             host=self.host,
             api_key=self._api_key,
@@ -274,82 +289,6 @@ class Client(FlagsMixin):
         props = {"distinct_id": target, "alias": source}
         return self._send(ev.EVENT_CREATE_ALIAS, target, props, timestamp, None)
 
-    def capture_exception(
-        self,
-        exc: BaseException | None = None,
-        *,
-        distinct_id: str | None = None,
-        properties: Mapping[str, Any] | None = None,
-        timestamp: object = None,
-        handled: bool = True,
-    ) -> int | None:
-        """Capture an ``$exception`` for PostHog's error tracking.
-
-        Args:
-            exc: the exception; None: the one being handled (``sys.exc_info()``).
-            distinct_id: the person it happened to; None sends a personless event
-                (a random distinct id and ``$process_person_profile: false``).
-            properties: more event properties (a ``$exception_fingerprint`` here sets
-                PostHog's grouping).
-            timestamp: when it happened (as for :meth:`capture`).
-            handled: whether the app dealt with it (PostHog's "handled" flag).
-
-        Returns:
-            In sync mode the HTTP status PostHog answered; otherwise None. None also when
-            nothing is sent: the exception was captured before, the flood limit held it
-            back (see docs/errors.md), or building the event failed (logged).
-        """
-        if exc is None:
-            exc = sys.exc_info()[1]
-            if exc is None:
-                raise ValueError("exc is None and no exception is being handled")
-        elif not isinstance(exc, BaseException):
-            raise TypeError(f"exc must be an exception instance, not {type(exc).__name__}")
-        if not isinstance(handled, bool):
-            raise TypeError(f"handled must be a bool, not {type(handled).__name__}")
-        return self._capture_exception(
-            exc,
-            distinct_id=distinct_id,
-            properties=properties,
-            timestamp=timestamp,
-            handled=handled,
-            mechanism_type=MECHANISM_GENERIC,
-            level="error",
-            source=None,
-        )
-
-    def _capture_exception(
-        self,
-        exc: BaseException,
-        *,
-        distinct_id: str | None,
-        properties: Mapping[str, Any] | None,
-        timestamp: object,
-        handled: bool,
-        mechanism_type: str,
-        level: str,
-        source: str | None,
-    ) -> int | None:
-        did = None if distinct_id is None else ev.validate_distinct_id(distinct_id)
-        props = ev.check_properties(properties)
-        stamp = None if timestamp is None else ev.format_timestamp(timestamp)
-        if props:
-            _check_encodable(props)
-        built = self.exception_capture.build(
-            exc,
-            handled=handled,
-            mechanism_type=mechanism_type,
-            context_properties=props,
-            level=level,
-            source=source,
-        )
-        if built is None:
-            return None
-        if did is None:
-            did = str(uuid_module.uuid4())
-            built.setdefault(ev.PROP_PROCESS_PERSON_PROFILE, False)
-        return self._send(ev.EVENT_EXCEPTION, did, built, stamp, None)
-
     # Integrations' fast path -------------------------------------------------------
 
     def enqueue(self, event: dict[str, Any]) -> int | None:
@@ -404,7 +343,7 @@ class Client(FlagsMixin):
             return None
         stamp = ev.format_timestamp(timestamp)
         message = ev.new_event(event, did, properties, timestamp=stamp, uuid=event_uuid)
-        encoded = _encode(message, properties, top_level, 0)
+        encoded = encode_event(message, properties, top_level, 0)
         if recorder is not None:
             recorder.add(encoded)
             return 200 if self.sync_mode else None
@@ -429,7 +368,7 @@ class Client(FlagsMixin):
         stamp = None if timestamp is None else ev.format_timestamp(timestamp)
         unix_ns = time.time_ns()
         message = ev.new_partial_event(event, distinct_id, properties)
-        encoded = _encode(message, properties, top_level, ev.completion_bytes(stamp))
+        encoded = encode_event(message, properties, top_level, ev.completion_bytes(stamp))
         if not (self.disabled or self._blocked):
             self._sender.put((encoded, unix_ns, stamp))
 
@@ -438,145 +377,3 @@ class Client(FlagsMixin):
         if attempt.status is None:
             raise DeliveryError(attempt.error or "PostHog could not be reached")
         return attempt.status
-
-
-def _encode(
-    message: dict[str, Any],
-    properties: dict[str, Any],
-    top_level: dict[str, Any] | None,
-    added: int,
-) -> bytes:
-    """Encode an event, raising with the field named; ``added``: bytes the sender adds."""
-    if top_level:
-        message.update(top_level)
-    try:
-        encoded = ev.encode_json(message)
-    except (TypeError, ValueError):
-        raise TypeError(_json_problem(properties, top_level)) from None
-    size = len(encoded) + added
-    if size > ev.MAX_EVENT_BYTES:
-        raise ValueError(
-            f"the {message['event']!r} event is {size} bytes once encoded; PostHog accepts "
-            f"at most {ev.MAX_EVENT_BYTES} (900 KiB): send fewer or smaller properties"
-        )
-    return encoded
-
-
-def _check_encodable(properties: dict[str, Any]) -> None:
-    """Raise, naming the field, if the caller's properties alone cannot make an event."""
-    try:
-        size = len(ev.encode_json(properties))
-    except (TypeError, ValueError):
-        raise TypeError(_json_problem(properties, None)) from None
-    if size > ev.MAX_EVENT_BYTES:
-        raise ValueError(
-            f"properties are {size} bytes once encoded; PostHog accepts at most "
-            f"{ev.MAX_EVENT_BYTES} (900 KiB) per event"
-        )
-
-
-_FIELD_OF_TOP_LEVEL = {ev.PROP_SET: "properties", ev.PROP_SET_ONCE: "properties_once"}
-
-
-def _json_problem(properties: dict[str, Any], top_level: dict[str, Any] | None) -> str:
-    # $identify carries the caller's properties at the top level ($set / $set_once).
-    parts = [(properties, "properties")]
-    parts += [(value, _FIELD_OF_TOP_LEVEL[key]) for key, value in (top_level or {}).items()]
-    for value, field in parts:
-        problem = ev.describe_json_error(value, field)
-        if ":" in problem:
-            return problem
-    return "the event cannot become JSON"
-
-
-def url_properties(url: object, field: str = "url") -> dict[str, str]:
-    """Return ``$current_url``, ``$host`` and ``$pathname`` for an absolute http(s) URL."""
-    if not isinstance(url, str):
-        raise TypeError(f"{field} must be a str, not {type(url).__name__}")
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ValueError(f"{field}={url!r} is not an absolute http(s) URL")
-    return {
-        ev.PROP_CURRENT_URL: url,
-        ev.PROP_HOST: parts.netloc,
-        ev.PROP_PATHNAME: parts.path or "/",
-    }
-
-
-def validate_api_key(api_key: object) -> str:
-    """Return the stripped project API key, or raise with what is wrong (never the key)."""
-    hint = "use the project API key (phc_...) from your PostHog project settings"
-    if not isinstance(api_key, str):
-        raise TypeError(f"api_key must be a str, not {type(api_key).__name__}; {hint}")
-    key = api_key.strip()
-    if not key:
-        raise ValueError(f"api_key is empty; {hint}")
-    if key.startswith("phx_"):
-        raise ValueError(f"api_key is a personal API key (phx_...), which PostHog refuses; {hint}")
-    if len(key) > 64 or not key.isascii() or "\x00" in key:
-        raise ValueError(f"api_key is not a valid key (at most 64 ASCII characters); {hint}")
-    return key
-
-
-def normalize_host(
-    host: object,
-    *,
-    allow_insecure_http: bool = False,
-    insecure_hint: str = "pass allow_insecure_http=True",
-) -> str:
-    """Return the ingestion base URL: cloud app hosts rewritten, no trailing slash.
-
-    ``insecure_hint`` ends the error for an ``http://`` host that is not loopback (an
-    integration names its own setting there).
-    """
-    if not isinstance(host, str):
-        raise TypeError(f"host must be a str, not {type(host).__name__}")
-    parts = urlsplit(host.strip())
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"host={host!r} must be an http(s) URL such as {US_HOST!r}")
-    hostname = parts.hostname.lower()
-    if hostname in _APP_HOSTS and parts.path in ("", "/"):
-        return _APP_HOSTS[hostname]
-    if parts.scheme == "http" and not allow_insecure_http and not is_loopback(hostname):
-        raise ValueError(
-            f"host={host!r} uses http: events would cross the network unencrypted; use "
-            f"https, or {insecure_hint}"
-        )
-    return f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"
-
-
-def is_loopback(hostname: str) -> bool:
-    """Return True for localhost and loopback addresses."""
-    if hostname == "localhost" or hostname.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(hostname.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
-def _directory(value: object, field: str) -> str | None:
-    if value is None:
-        return None
-    if not isinstance(value, (str, os.PathLike)):
-        raise TypeError(f"{field} must be a str, a path or None, not {type(value).__name__}")
-    path = os.fspath(value)
-    if not isinstance(path, str) or not path.strip():
-        raise ValueError(f"{field} must name a directory, not {value!r}")
-    # Absolute now: a later chdir must not move it.
-    return os.path.abspath(path)
-
-
-def _positive_int(name: str, value: object) -> None:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"{name} must be an int >= 1, not {value!r}")
-
-
-def _positive_number(name: str, value: object) -> None:
-    if not isinstance(value, (int, float)) or isinstance(value, bool) or not value > 0:
-        raise ValueError(f"{name} must be a number > 0, not {value!r}")
-
-
-def _non_negative_number(name: str, value: object) -> None:
-    if not isinstance(value, (int, float)) or isinstance(value, bool) or not value >= 0:
-        raise ValueError(f"{name} must be a number >= 0, not {value!r}")
