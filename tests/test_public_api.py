@@ -42,8 +42,15 @@ PUBLIC_NAMES: dict[str, set[str]] = {
     "posthog_web.inbox": {"FaultInjector", "InboxServer", "RecordedRequest"},
     "posthog_web.snippet": {"posthog_snippet"},
     "posthog_web.events": {"is_illegal_distinct_id"},
-    "posthog_web.web": {"RequestView", "ResponseView"},
+    "posthog_web.web": {"RequestView", "ResponseView", "SetCookie"},
     "posthog_web.tracker": {"Tracker", "TrackerOptions"},
+    # The homes the docs name since the request layer moved into web/ (issue 14); the
+    # old paths above stay as re-exports.
+    "posthog_web.web.tracker": {"Tracker", "TrackerOptions"},
+    "posthog_web.web.options": {"TrackerOptions"},
+    "posthog_web.web.snippet": {"posthog_snippet"},
+    "posthog_web.web.caching": {"private_cache_headers"},
+    "posthog_web.caching": {"private_cache_headers"},
     "posthog_web.testing": {"posthog_events", "pytest_addoption", "pytest_configure"},
     "posthog_web.__main__": {"main"},
 }
