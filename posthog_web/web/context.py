@@ -7,13 +7,14 @@ Integrations treat it as opaque: the tracker fills it, the request helper
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from posthog_web.web.helper import RequestHelper
 from posthog_web.web.identity import AnonymousCookie, AnonymousIdentity
 from posthog_web.web.request import RequestView
+from posthog_web.web.request_flags import RequestFlags
 from posthog_web.web.sessions import ServerSession
 
 __all__ = ["RequestContext"]
@@ -70,6 +71,10 @@ class RequestContext:
     # a per-visitor posthog-js bootstrap was rendered (the response must stay private).
     untracked: bool | None = None
     bootstrapped: bool = False
+    # The user's person properties as the integration gave them (flags evaluate on them),
+    # and the request's feature flags (web/flags.py), made on the first flag read.
+    person_properties: Mapping[str, Any] | None = None
+    flags: RequestFlags | None = None
     helper: RequestHelper = field(init=False)
 
     def release(self) -> None:

@@ -184,6 +184,11 @@ class Emitter:
                 properties[PROP_COOKIELESS_MODE] = True
         elif personless is None:
             personless = self._personless_anonymous and not visitors.is_identified(ctx)
+        flags = ctx.flags
+        if flags is not None and flags.read:
+            # The flags this request read, for experiments (a caller's own values win).
+            for name, value in flags.event_properties().items():
+                properties.setdefault(name, value)
         # Last, as posthog-js does: a caller cannot turn a personless visitor personful.
         properties[PROP_PROCESS_PERSON_PROFILE] = not personless
         message = new_event(event, distinct_id, properties, timestamp=timestamp, uuid=uuid)

@@ -23,6 +23,7 @@ from posthog_web.events import (
     validate_event_name,
 )
 from posthog_web.web.guard import guarded
+from posthog_web.web.helper_flags import FlagsHelperMixin, FlagsTracker, NoopFlagsMixin
 from posthog_web.web.posthog_js import PostHogJS
 from posthog_web.web.privacy import check_properties_size
 
@@ -41,7 +42,7 @@ C = TypeVar("C")
 C_contra = TypeVar("C_contra", contravariant=True)
 
 
-class HelperTracker(Protocol[C_contra]):
+class HelperTracker(FlagsTracker, Protocol[C_contra]):
     """What the helper needs from the tracker; ``C_contra`` is its per-request context."""
 
     def distinct_id(self, ctx: C_contra) -> str: ...
@@ -70,7 +71,7 @@ class HelperTracker(Protocol[C_contra]):
     def logout(self, ctx: C_contra) -> None: ...
 
 
-class RequestHelper:
+class RequestHelper(FlagsHelperMixin):
     """PostHog for one request: ``request.posthog`` (Django), ``request.state.posthog`` (ASGI).
 
     Events sent through it carry the request's distinct id, ``$current_url``,
@@ -219,7 +220,7 @@ class RequestHelper:
             self._tracker.logout(self._context)
 
 
-class NoopHelper(RequestHelper):
+class NoopHelper(NoopFlagsMixin, RequestHelper):
     """What :func:`current` returns outside a request: checks arguments, sends nothing.
 
     Args:

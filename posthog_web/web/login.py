@@ -71,6 +71,7 @@ class Logins:
             ctx.user_id = None
             return
         ctx.user_id = distinct_id
+        ctx.person_properties = person_properties
         if person_properties is not None:
             self.identify_if_changed(ctx, dict(person_properties))
 
@@ -111,6 +112,7 @@ class Logins:
             own = visitors.writable_cookie(ctx)
             if own.user != distinct_id:
                 ctx.set_cookie = replace(own, user=distinct_id)
+        ctx.person_properties = properties
         if properties is not None:
             self.identify_if_changed(ctx, properties)
 
@@ -123,6 +125,7 @@ class Logins:
         ctx.user_id = None
         ctx.user_remembered = False
         ctx.explicit_identity = True
+        ctx.person_properties = None
         ctx.own_cookie = ctx.set_cookie = cookie
         ctx.anonymous = AnonymousIdentity(cookie.anon_id, SOURCE_COOKIE)
         ctx.anon_id = cookie.anon_id

@@ -22,6 +22,7 @@ from posthog_web.web.bots import POSTHOG_JS_BLOCKED_UAS, SERVER_BLOCKED_UAS, Bot
 from posthog_web.web.context import RequestContext
 from posthog_web.web.cookies import ResponseCookies
 from posthog_web.web.emitter import Emitter
+from posthog_web.web.flags import FlagReader
 from posthog_web.web.helper import RequestHelper
 from posthog_web.web.identity import CookieSigner
 from posthog_web.web.login import Logins
@@ -36,6 +37,7 @@ from posthog_web.web.visitor import UNRESOLVED, Visitors
 
 if TYPE_CHECKING:
     from posthog_web.client import Client
+    from posthog_web.flags.results import FlagResult
 
 __all__ = ["Tracker", "TrackerOptions"]
 
@@ -85,6 +87,7 @@ class Tracker:
         )
         self._logins = Logins(visitors, self._emitter, privacy.ledger)
         self._cookies = ResponseCookies(visitors, self.untracked)
+        self._flags = FlagReader(client, visitors, self._emitter)
         self._posthog_js = posthog_js_config(options, client)
         self._lock = threading.Lock()
         self._skipped: dict[str, int] = {}
@@ -238,6 +241,11 @@ class Tracker:
         session_id = self.session_id(ctx)
         if session_id is not None:
             bootstrap["sessionID"] = session_id
+        flags, payloads = self._flags.bootstrap(ctx)
+        if flags:
+            bootstrap["featureFlags"] = flags
+            if payloads:
+                bootstrap["featureFlagPayloads"] = payloads
         reset = ctx.reset_posthog_js or (
             ctx.browser_identified and ctx.browser_id != bootstrap["distinctID"]
         )
@@ -313,6 +321,26 @@ class Tracker:
     def alias(self, ctx: RequestContext, alias: str) -> None:
         """Send ``$create_alias``: ``alias``'s person joins this visitor's person."""
         self._emitter.alias(ctx, self._visitors.distinct_id(ctx), alias)
+
+    # --- feature flags (web/flags.py) ------------------------------------------------
+
+    def feature_flag(self, ctx: RequestContext, key: str, send_event: bool = True) -> FlagResult:
+        """One flag for this request's visitor, evaluated at most once per request."""
+        return self._flags.get(ctx, key, send_event)
+
+    async def afeature_flag(
+        self, ctx: RequestContext, key: str, send_event: bool = True
+    ) -> FlagResult:
+        """:meth:`feature_flag` without blocking the event loop."""
+        return await self._flags.aget(ctx, key, send_event)
+
+    def all_flags(self, ctx: RequestContext) -> dict[str, FlagResult]:
+        """Every flag that could be evaluated for this request's visitor."""
+        return self._flags.all(ctx)
+
+    async def aall_flags(self, ctx: RequestContext) -> dict[str, FlagResult]:
+        """:meth:`all_flags` without blocking the event loop."""
+        return await self._flags.aall(ctx)
 
     # --- internals ----------------------------------------------------------------------
 
