@@ -200,9 +200,7 @@ def test_person_properties_of_the_user_decide_locally(
     tracker.set_user(ctx, "user-7", {"email": "ann@corp.example"})
     assert ctx.helper.get_feature_flag("corp-only") is True
     assert len(server.made("flags")) == 1
-    (called,) = [
-        e for e in events(server, "$feature_flag_called") if e["distinct_id"] == "user-7"
-    ]
+    (called,) = [e for e in events(server, "$feature_flag_called") if e["distinct_id"] == "user-7"]
     assert called["properties"]["$feature_flag_response"] is True
 
 
