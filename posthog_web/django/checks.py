@@ -10,12 +10,16 @@
 - ``posthog_web.W003`` (logged by the middleware) the middleware runs without the app
 - ``posthog_web.W004`` ``POSTHOG_JS_SRC`` points into ``STATIC_URL`` but no static files
   finder has the file
+- ``posthog_web.E006`` ``FLAGS_SECRET_KEY`` is a project API key (``phc_...``)
+- ``posthog_web.W005`` ``FLAGS_SECRET_KEY`` is set but no ``HOST``: definitions are
+  fetched from PostHog's US cloud
 - ``posthog_web.I001`` where events go (PostHog's host, the local inbox, or nowhere)
 """
 
 from __future__ import annotations
 
 import difflib
+import os
 from collections.abc import Sequence
 from typing import Any
 
@@ -55,6 +59,10 @@ def check_settings(
         found.append(checks.Error(message, hint=hint, id=f"posthog_web.{check_id}"))
     if found:
         return found
+    flags = _check_flags_key(raw)
+    if any(message.is_serious() for message in flags):
+        return flags
+    found.extend(flags)
     try:
         config = conf.build(raw, quiet=True)
     except ImproperlyConfigured as exc:
@@ -72,6 +80,39 @@ def check_settings(
             )
         )
     return found
+
+
+def _check_flags_key(raw: Any) -> list[checks.CheckMessage]:
+    """The flags secret key: not a project key, and sent to the host the app chose."""
+    from posthog_web.django import conf
+
+    merged = {**conf.DEFAULTS, **raw}
+    key = conf.flags_secret_key(merged)
+    if key is None or raw.get("CLIENT") is not None:
+        return []
+    if key.strip().startswith("phc_"):
+        return [
+            checks.Error(
+                "POSTHOG_WEB['FLAGS_SECRET_KEY'] (or POSTHOG_FLAGS_SECRET_KEY) is a project "
+                "API key (phc_...), which cannot read flag definitions.",
+                hint="Use a personal API key (phx_...) with feature_flag:read, or the "
+                "project's feature flags secure key; the phc_ key belongs in API_KEY.",
+                id="posthog_web.E006",
+            )
+        ]
+    api_key, host = conf.api_key_and_host(merged)
+    if merged["HOST"] is None and not os.environ.get("POSTHOG_HOST") and api_key is not None:
+        return [
+            checks.Warning(
+                f"POSTHOG_WEB['FLAGS_SECRET_KEY'] is set but HOST is not: flag definitions "
+                f"are fetched from {host}, which answers 401 for a project elsewhere (then "
+                "every flag is evaluated remotely).",
+                hint="Set POSTHOG_WEB['HOST'] to your project's region, e.g. "
+                "'https://eu.i.posthog.com'.",
+                id="posthog_web.W005",
+            )
+        ]
+    return []
 
 
 def check_destination(

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -18,6 +19,7 @@ __all__ = [
     "DEFAULTS",
     "default_distinct_id",
     "default_person_properties",
+    "flags_secret_key",
     "problems",
     "resolve_callable",
     "user_settings",
@@ -78,6 +80,11 @@ DEFAULTS: dict[str, Any] = {
     "RESPECT_DNT": False,
     "COOKIELESS_MODE": "off",
     "ALLOW_INSECURE_HTTP": False,
+    # Feature flags (docs/flags.md).
+    "FLAGS_SECRET_KEY": None,  # falls back to POSTHOG_FLAGS_SECRET_KEY; None: remote evaluation
+    "FLAGS_POLL_INTERVAL": 30.0,
+    "FLAGS_TIMEOUT": 3.0,
+    "FLAGS_CACHE_DIR": None,  # a directory the workers of one machine share definitions in
 }
 
 _TYPES: dict[str, tuple[Any, ...]] = {
@@ -125,6 +132,10 @@ _TYPES: dict[str, tuple[Any, ...]] = {
     "RESPECT_DNT": (bool,),
     "COOKIELESS_MODE": (str,),
     "ALLOW_INSECURE_HTTP": (bool,),
+    "FLAGS_SECRET_KEY": (str, _NONE),
+    "FLAGS_POLL_INTERVAL": (int, float),
+    "FLAGS_TIMEOUT": (int, float),
+    "FLAGS_CACHE_DIR": (str, _NONE),
 }
 
 _TYPE_NAMES = {
@@ -212,6 +223,11 @@ def default_person_properties(user: Any) -> dict[str, Any]:
     if isinstance(name, str) and name.strip():
         props["name"] = name.strip()
     return props
+
+
+def flags_secret_key(conf: Mapping[str, Any]) -> str | None:
+    """``FLAGS_SECRET_KEY``, else the ``POSTHOG_FLAGS_SECRET_KEY`` environment variable."""
+    return conf.get("FLAGS_SECRET_KEY") or os.environ.get("POSTHOG_FLAGS_SECRET_KEY") or None
 
 
 def default_distinct_id(user: Any) -> str:

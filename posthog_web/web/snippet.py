@@ -30,13 +30,15 @@ __all__ = [
     "DEFAULT_POSTHOG_JS_SRC",
     "PostHogJS",
     "SafeHTML",
+    "helper_for",
     "posthog_snippet",
     "render_snippet",
     "script_json",
 ]
 
 
-def _helper(request: object) -> RequestHelper:
+def helper_for(request: object) -> RequestHelper:
+    """The helper of ``request`` (Django, Starlette, a helper, or None: the current one)."""
     if request is None:
         return current()
     if isinstance(request, RequestHelper):
@@ -78,7 +80,7 @@ def posthog_snippet(
     Returns an empty string when nothing must be rendered: no tracked request, PostHog
     disabled, or a visitor who opted out (posthog-js keeps its own opt-out).
     """
-    config = _helper(request).posthog_js()
+    config = helper_for(request).posthog_js()
     if config is None:
         return SafeHTML("")
     init = dict(config.options)

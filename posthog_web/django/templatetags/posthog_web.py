@@ -5,6 +5,9 @@ is one, else the current request (:func:`posthog_web.current`), so the ``request
 context processor is not needed; it renders nothing outside PostHogMiddleware. Keyword
 arguments are those of :func:`posthog_web.web.snippet.posthog_snippet`, e.g.
 ``{% posthog_snippet nonce=request.csp_nonce capture_pageview=True %}``.
+
+Flags: ``{% posthog_feature_flag "key" as v %}``, ``{% posthog_feature_enabled "key" as on %}``
+and ``{% posthog_feature_flag_payload "key" as p %}`` (docs/flags.md).
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from django.dispatch import receiver
 
 from posthog_web.django.checks import POSTHOG_JS_HINT, missing_posthog_js
 from posthog_web.django.conf import get_config
-from posthog_web.web.snippet import SafeHTML
+from posthog_web.web.snippet import SafeHTML, helper_for
 from posthog_web.web.snippet import posthog_snippet as render
 
 register = template.Library()
@@ -58,3 +61,25 @@ def _check_script_once(src: str) -> None:
         logger.warning(
             "posthog_web.W004: %s; posthog-js will not start. %s", problem, POSTHOG_JS_HINT
         )
+
+
+@register.simple_tag(takes_context=True)
+def posthog_feature_flag(context: template.Context, key: str) -> bool | str | None:
+    """``{% posthog_feature_flag "key" as variant %}``: the flag's value for this visitor.
+
+    The request's own evaluation (once per request, shared with the view); None when
+    it could not be evaluated or outside PostHogMiddleware.
+    """
+    return helper_for(context.get("request")).get_feature_flag(key)
+
+
+@register.simple_tag(takes_context=True)
+def posthog_feature_enabled(context: template.Context, key: str) -> bool:
+    """``{% posthog_feature_enabled "key" as on %}``: whether the flag is on."""
+    return helper_for(context.get("request")).feature_enabled(key)
+
+
+@register.simple_tag(takes_context=True)
+def posthog_feature_flag_payload(context: template.Context, key: str) -> Any:
+    """``{% posthog_feature_flag_payload "key" as payload %}``: the value's payload."""
+    return helper_for(context.get("request")).get_feature_flag_payload(key)
