@@ -26,6 +26,8 @@ if TYPE_CHECKING:
 __all__ = ["FlagReader", "FlagSubject"]
 
 _EMPTY: Mapping[str, Any] = {}
+Groups = Mapping[str, str | int]
+GroupProperties = Mapping[str, Mapping[str, Any]]
 # No stable id (a cookieless visitor): a flag cannot be decided for this visitor.
 _NO_VISITOR = "no_stable_distinct_id"
 
@@ -75,36 +77,74 @@ class FlagReader:
 
     def __init__(self, client: Client, visitors: Visitors, emitter: Emitter) -> None:
         self._client = client
+        self._called = client._called  # the client's own dedupe table: one per process
         self._visitors = visitors
         self._emitter = emitter
 
     # --- one flag ---------------------------------------------------------------------
 
-    def get(self, ctx: RequestContext, key: str, send_event: bool = True) -> FlagResult:
-        """The flag's result for this request's visitor (evaluated once per request)."""
+    def get(
+        self,
+        ctx: RequestContext,
+        key: str,
+        send_event: bool = True,
+        groups: Groups | None = None,
+        group_properties: GroupProperties | None = None,
+    ) -> FlagResult:
+        """The flag's result for this request's visitor (evaluated once per request).
+
+        ``groups``/``group_properties``: the request's groups (None: none), the same for
+        every read of the request.
+        """
         state = self._state(ctx)
         result = state.results.get(key)
         if result is None:
-            subject = self.subject(ctx)
-            if subject is None:
-                result = FlagResult(key, None, undecided=_NO_VISITOR)
+            # The request path's one flag read: no FlagSubject built (see subject()).
+            distinct_id = state.distinct_id
+            user_id = ctx.user_id
+            anon_id = ctx.anon_id
+            if user_id is None:
+                if self._visitors.is_cookieless(ctx):
+                    result = FlagResult(key, None, undecided=_NO_VISITOR)
+                else:
+                    result = self._client.flags.evaluate(
+                        key,
+                        distinct_id,
+                        _EMPTY,
+                        groups or _EMPTY,
+                        group_properties or _EMPTY,
+                        False,
+                        anon_id,
+                        None,
+                    )
             else:
                 result = self._client.flags.evaluate(
                     key,
-                    *subject.args(),
-                    device_id=subject.device_id,
-                    anon_distinct_id=subject.anon_distinct_id,
+                    distinct_id,
+                    ctx.person_properties or _EMPTY,
+                    groups or _EMPTY,
+                    group_properties or _EMPTY,
+                    False,
+                    None,
+                    anon_id if anon_id != user_id else None,
                 )
             state.results[key] = result
-        self._read(ctx, state, result, send_event)
+        self._read(ctx, state, result, send_event, groups)
         return result
 
-    async def aget(self, ctx: RequestContext, key: str, send_event: bool = True) -> FlagResult:
+    async def aget(
+        self,
+        ctx: RequestContext,
+        key: str,
+        send_event: bool = True,
+        groups: Groups | None = None,
+        group_properties: GroupProperties | None = None,
+    ) -> FlagResult:
         """:meth:`get` for async code: a ``/flags`` call never blocks the event loop."""
         state = self._state(ctx)
         result = state.results.get(key)
         if result is None:
-            subject = self.subject(ctx)
+            subject = self.subject(ctx, groups, group_properties)
             if subject is None:
                 result = FlagResult(key, None, undecided=_NO_VISITOR)
             else:
@@ -116,16 +156,21 @@ class FlagReader:
                 )
             state = self._state(ctx)  # the identity may have changed meanwhile
             state.results.setdefault(key, result)
-        self._read(ctx, state, result, send_event)
+        self._read(ctx, state, result, send_event, groups)
         return result
 
     # --- every flag -------------------------------------------------------------------
 
-    def all(self, ctx: RequestContext) -> dict[str, FlagResult]:
+    def all(
+        self,
+        ctx: RequestContext,
+        groups: Groups | None = None,
+        group_properties: GroupProperties | None = None,
+    ) -> dict[str, FlagResult]:
         """Every flag's result for this visitor (one evaluation per request)."""
         state = self._state(ctx)
         if state.all_evaluated != "remote":
-            subject = self.subject(ctx)
+            subject = self.subject(ctx, groups, group_properties)
             if subject is not None:
                 results = self._client.flags.evaluate_all(
                     *subject.args(),
@@ -135,11 +180,16 @@ class FlagReader:
                 self._store_all(state, results, "remote")
         return self._read_all(state)
 
-    async def aall(self, ctx: RequestContext) -> dict[str, FlagResult]:
+    async def aall(
+        self,
+        ctx: RequestContext,
+        groups: Groups | None = None,
+        group_properties: GroupProperties | None = None,
+    ) -> dict[str, FlagResult]:
         """:meth:`all` for async code."""
         state = self._state(ctx)
         if state.all_evaluated != "remote":
-            subject = self.subject(ctx)
+            subject = self.subject(ctx, groups, group_properties)
             if subject is not None:
                 results = await self._client.flags.aevaluate_all(
                     *subject.args(),
@@ -152,7 +202,12 @@ class FlagReader:
 
     # --- the snippet ------------------------------------------------------------------
 
-    def bootstrap(self, ctx: RequestContext) -> tuple[dict[str, Any], dict[str, Any]]:
+    def bootstrap(
+        self,
+        ctx: RequestContext,
+        groups: Groups | None = None,
+        group_properties: GroupProperties | None = None,
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
         """posthog-js's ``featureFlags`` and ``featureFlagPayloads`` for this visitor.
 
         The flags this request read (whatever decided them) and every flag the loaded
@@ -163,7 +218,7 @@ class FlagReader:
         state = self._state(ctx)
         evaluator = self._client.flags
         if not state.all_evaluated and evaluator.ready():
-            subject = self.subject(ctx)
+            subject = self.subject(ctx, groups, group_properties)
             if subject is not None:
                 local = evaluator.evaluate_all(
                     *subject.args(), only_evaluate_locally=True, device_id=subject.device_id
@@ -181,7 +236,12 @@ class FlagReader:
 
     # --- the visitor ------------------------------------------------------------------
 
-    def subject(self, ctx: RequestContext) -> FlagSubject | None:
+    def subject(
+        self,
+        ctx: RequestContext,
+        groups: Groups | None = None,
+        group_properties: GroupProperties | None = None,
+    ) -> FlagSubject | None:
         """Who this request's flags are for; None for a visitor without a stable id."""
         visitors = self._visitors
         distinct_id = visitors.distinct_id(ctx)
@@ -193,9 +253,8 @@ class FlagReader:
         return FlagSubject(
             distinct_id,
             person or _EMPTY,
-            # Groups and their properties come in with the request's groups (issue 16).
-            _EMPTY,
-            _EMPTY,
+            groups or _EMPTY,
+            group_properties or _EMPTY,
             # posthog-js's $device_id is the anonymous id it was bootstrapped with.
             device_id=anon_id if user_id is None else None,
             # Experience continuity: the server keeps the anonymous visitor's variant.
@@ -214,13 +273,18 @@ class FlagReader:
         return state
 
     def _read(
-        self, ctx: RequestContext, state: RequestFlags, result: FlagResult, send_event: bool
+        self,
+        ctx: RequestContext,
+        state: RequestFlags,
+        result: FlagResult,
+        send_event: bool,
+        groups: Groups | None,
     ) -> None:
         state.mark_read(result.key)
         if not send_event:
             return
-        groups: Mapping[str, Any] = _EMPTY
-        if self._client._called.first_time(state.distinct_id, result.key, result.value, groups):
+        groups = groups or _EMPTY
+        if self._called.first_time(state.distinct_id, result.key, result.value, groups):
             self._emitter.capture(ctx, EVENT_FLAG_CALLED, called_properties(result, groups))
 
     @staticmethod

@@ -1,0 +1,197 @@
+"""What reading a feature flag adds to a request, and what a request that reads none pays.
+
+``.venv/bin/python -m bench.request_flags_bench [--quick] [--base DIR]``
+
+In-process, like bench/requests_bench.py: the Starlette product page of bench/asgi_app.py
+behind PostHogMiddleware (a logged-in user whose person properties the middleware
+knows, a live posthog-js cookie), in two variants that differ only in the view:
+``no flag`` renders the page, ``one flag`` also calls
+``request.state.posthog.get_feature_flag()`` on the 3-condition flag of
+bench/flags_bench.py (evaluated locally; its ``$feature_flag_called`` goes once, then the
+page view carries ``$feature/<key>`` and ``$active_feature_flags``). Interleaved rounds;
+a cell is the process CPU time of ``n`` requests plus the flush of their events (the
+sender thread's encoding and gzip included) divided by ``n``; medians, and the paired
+per-round difference.
+
+``--base DIR``: also run the ``no flag`` variant against another copy of the package
+(``git archive <commit> posthog_web | tar -x -C DIR``), in alternating subprocesses, to
+show that a request reading no flag costs what it cost before the flags existed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import json
+import os
+import random
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from starlette.routing import Route
+
+from bench import scenarios
+from bench.asgi_app import PAGE
+from bench.flags_bench import three_condition_flag
+from posthog_web import Client
+from posthog_web.asgi import PostHogMiddleware
+from posthog_web.delivery import RecorderTransport
+
+FLAG = "checkout-test"
+PERSON = {"email": "ann@example.com", "plan": "pro", "age": 30, "app_version": "2.3.0"}
+
+
+class _User:
+    is_authenticated = True
+    identity = "user-42"
+
+
+class _Auth:
+    """An auth middleware in front: the request's user (``scope["user"]``)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.user = _User()
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        scope["user"] = self.user
+        await self.app(scope, receive, send)
+
+
+async def _page(request: Request) -> Response:
+    return HTMLResponse(PAGE)
+
+
+async def _page_with_flag(request: Request) -> Response:
+    request.state.posthog.get_feature_flag(FLAG)
+    return HTMLResponse(PAGE)
+
+
+# More variants, for a breakdown run from another script.
+EXTRA_VIEWS: dict[str, Callable[..., Any]] = {}
+
+
+def _app(client: Client, view: Callable[..., Any]) -> Any:
+    routes = [Route("/products/{product_id:int}", view)]
+    return _Auth(
+        PostHogMiddleware(
+            Starlette(routes=routes),
+            client=client,
+            secret_key=scenarios.SECRET,
+            person_properties=lambda user: PERSON,
+        )
+    )
+
+
+async def _receive() -> dict[str, Any]:
+    return {"type": "http.request", "body": b"", "more_body": False}
+
+
+async def _send(message: dict[str, Any]) -> None:
+    return None
+
+
+def measure(variants: list[str], rounds: int, n: int) -> dict[str, list[float]]:
+    """CPU µs per request for each variant, one sample per round."""
+    client = Client(scenarios.API_KEY, transport=RecorderTransport(), flush_interval=0.05)
+    has_flags = hasattr(client, "flags")
+    if has_flags:
+        client.flags.set_definitions(
+            {"flags": [three_condition_flag(FLAG)], "group_type_mapping": {}, "cohorts": {}}
+        )
+    views = {"no flag": _page, "one flag": _page_with_flag, **EXTRA_VIEWS}
+    apps = {name: _app(client, views[name]) for name in variants}
+    samples: dict[str, list[float]] = {name: [] for name in variants}
+    loop = asyncio.new_event_loop()
+    try:
+        for round_ in range(rounds + 1):  # the first round warms up
+            order = list(variants)
+            random.shuffle(order)
+            for name in order:
+                template = scenarios.asgi_scope(scenarios.build("page"))
+
+                async def serve(app: Any = apps[name], template: dict[str, Any] = template) -> None:
+                    for _ in range(n):
+                        scope = template.copy()
+                        scope["state"] = {}
+                        await app(scope, _receive, _send)
+
+                gc.collect()
+                start = time.process_time()
+                loop.run_until_complete(serve())
+                client.flush(timeout=30)
+                spent = time.process_time() - start
+                if round_:
+                    samples[name].append(spent / n * 1e6)
+    finally:
+        loop.close()
+        client.shutdown(timeout=5)
+    return samples
+
+
+def _child(args: argparse.Namespace) -> int:
+    print(json.dumps(measure(args.variants, args.rounds, args.n)))
+    return 0
+
+
+def _run_child(pythonpath: str, rounds: int, n: int, variants: list[str]) -> dict[str, list[float]]:
+    env = {**os.environ, "PYTHONPATH": pythonpath}
+    command = [sys.executable, "-m", "bench.request_flags_bench", "--child",
+               "--rounds", str(rounds), "--n", str(n), "--variants", *variants]  # fmt: skip
+    out = subprocess.run(command, env=env, check=True, capture_output=True, text=True, timeout=900)
+    result: dict[str, list[float]] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--rounds", type=int, default=None)
+    parser.add_argument("--n", type=int, default=None)
+    parser.add_argument("--base", default=None, help="a directory holding another posthog_web")
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--variants", nargs="+", default=["no flag", "one flag"])
+    args = parser.parse_args(argv)
+    args.rounds = args.rounds or (5 if args.quick else 15)
+    args.n = args.n or (300 if args.quick else 2000)
+    if args.child:
+        return _child(args)
+    root = str(Path(__file__).parents[1])
+    samples = measure(["no flag", "one flag"], args.rounds, args.n)
+    diffs = [b - a for a, b in zip(samples["no flag"], samples["one flag"], strict=True)]
+    print(f"{args.rounds} rounds x {args.n} requests, CPU µs per request (median):")
+    print(f"  no flag   {statistics.median(samples['no flag']):7.1f}")
+    print(f"  one flag  {statistics.median(samples['one flag']):7.1f}")
+    print(f"  added by one flag read: {statistics.median(diffs):.1f} µs (paired rounds; "
+          f"quartiles {_quartiles(diffs)})")  # fmt: skip
+    if args.base:
+        base: list[float] = []
+        new: list[float] = []
+        for _ in range(3):  # alternating processes: base, this tree
+            base += _run_child(f"{args.base}{os.pathsep}{root}", args.rounds, args.n, ["no flag"])[
+                "no flag"
+            ]
+            new += _run_child(root, args.rounds, args.n, ["no flag"])["no flag"]
+        print(f"  no flag, base package {args.base}: {statistics.median(base):7.1f}")
+        print(f"  no flag, this tree:                {statistics.median(new):7.1f}")
+    return 0
+
+
+def _quartiles(values: list[float]) -> str:
+    if len(values) < 4:
+        return "n/a"
+    q1, _, q3 = statistics.quantiles(values, n=4)
+    return f"{q1:.1f} .. {q3:.1f}"
+
+
+if __name__ == "__main__":
+    sys.exit(main())
