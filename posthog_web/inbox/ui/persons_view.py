@@ -92,13 +92,14 @@ def person_figures(ctx: ViewContext) -> dict[str, Any]:
     person = next((p for p in snapshot.persons if p["distinct_ids"][0] == key), None)
     ids = set(person["distinct_ids"]) if person else {wanted}
     merges = person["merges"] if person else []
-    merge_uuids = {m["uuid"]: m for m in merges if m["uuid"]}
+    # A merge is found by uuid and event name: uuids are not always unique.
+    merge_uuids = {(m["uuid"], m["event"]): m for m in merges if m["uuid"]}
     timeline = []
     for row in snapshot.rows:
         if row.data["distinct_id"] not in ids:
             continue
         event = summary(row, snapshot)
-        merge = merge_uuids.get(row.data.get("uuid"))
+        merge = merge_uuids.get((row.data.get("uuid"), row.data["event"]))
         event["merged_ids"] = merge["distinct_ids"] if merge else None
         timeline.append(event)
     if not timeline and person is None:
