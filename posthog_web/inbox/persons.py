@@ -100,13 +100,36 @@ def merge_history(
     events: Iterable[dict[str, Any]],
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Like merge_view(), each person also with ``merges``: which event merged which ids."""
-    persons = _apply(events)
-    found = [{**p.as_dict(), "merges": list(p.merges)} for p in persons.order]
-    return found, persons.refusals
+    history = MergeHistory()
+    history.add(events)
+    return history.persons(), history.refusals()
 
 
-def _apply(events: Iterable[dict[str, Any]]) -> _Persons:
-    persons = _Persons()
+class MergeHistory:
+    """The merge rules applied incrementally: add events in arrival order, read at any time."""
+
+    def __init__(self) -> None:
+        self._persons = _Persons()
+
+    def add(self, events: Iterable[dict[str, Any]]) -> None:
+        """Apply ``events`` (the ones stored after those already added)."""
+        _apply(events, self._persons)
+
+    def persons(self) -> list[dict[str, Any]]:
+        """Every person, as merge_view() has them, with ``merges``."""
+        return [{**p.as_dict(), "merges": list(p.merges)} for p in self._persons.order]
+
+    def refusals(self) -> list[dict[str, Any]]:
+        """The refused merges and dropped person events so far."""
+        return list(self._persons.refusals)
+
+    def person_of(self) -> dict[str, str]:
+        """Each distinct id with a person -> that person's first distinct id."""
+        return {i: person.distinct_ids[0] for i, person in self._persons.by_id.items()}
+
+
+def _apply(events: Iterable[dict[str, Any]], persons: _Persons | None = None) -> _Persons:
+    persons = _Persons() if persons is None else persons
     for event in events:
         properties = event.get("properties") or {}
         if properties.get("$process_person_profile") is False:

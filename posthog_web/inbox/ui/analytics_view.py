@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from posthog_web.inbox.analytics import RANGES, web_analytics
 from posthog_web.inbox.ui.html import esc, line_chart, link, seconds, table
 from posthog_web.inbox.ui.registry import View, ViewContext, register
 
+WINDOW_STEP = dt.timedelta(seconds=10)
 _TITLES = {
     "pages": "Top pages",
     "entry_pages": "Entry pages",
@@ -25,7 +27,23 @@ _TITLES = {
 def figures(ctx: ViewContext) -> dict[str, Any]:
     """The figures for ``range`` (hour, day or all; day by default)."""
     snapshot = ctx.data.snapshot()
-    return web_analytics(snapshot.timed, now=ctx.now, range_name=ctx.query.get("range") or "day")
+    range_name = ctx.query.get("range") or "day"
+    if range_name not in RANGES:
+        raise ValueError(f"range must be one of {', '.join(RANGES)}, not {range_name!r}")
+    # The figures are computed once per set of stored events and, for the sliding ranges, per
+    # WINDOW_STEP: the range ends at the next step, so the newest events are always in it.
+    now = ctx.now
+    if RANGES[range_name] is not None:
+        step = WINDOW_STEP.total_seconds()
+        now = dt.datetime.fromtimestamp((now.timestamp() // step + 1) * step, dt.timezone.utc)
+    key = ("analytics", range_name, None if RANGES[range_name] is None else now)
+    found = snapshot.memo(
+        key,
+        lambda: web_analytics(
+            snapshot.timed, now=now, range_name=range_name, person_of=snapshot.person_of
+        ),
+    )
+    return found if key[2] is not None else {**found, "end": ctx.now.isoformat()}
 
 
 def render(ctx: ViewContext, found: dict[str, Any]) -> str:

@@ -4,12 +4,15 @@ the rows stored since, with the persons and times derived from them computed onc
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 from posthog_web.inbox.analytics import TimedEvent, event_time
-from posthog_web.inbox.persons import merge_history
+from posthog_web.inbox.persons import MergeHistory
 from posthog_web.inbox.store import EventStore, StoredEvent
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -21,8 +24,18 @@ class Snapshot:
     refusals: list[dict[str, Any]]
     #: distinct id -> the key of its person (the person's first distinct id).
     person_of: dict[str, str]
-    #: row id -> its event with time and person (rows without a usable time are left out).
+    #: The events with their times and distinct ids (rows without a usable time left out).
     timed: list[TimedEvent]
+    _memo: dict[Hashable, Any] = field(default_factory=dict, compare=False, repr=False)
+    _memo_lock: threading.Lock = field(default_factory=threading.Lock, compare=False, repr=False)
+
+    def memo(self, key: Hashable, compute: Callable[[], T]) -> T:
+        """``compute()``, computed once per snapshot and ``key`` (views cache their figures)."""
+        with self._memo_lock:
+            if key not in self._memo:
+                self._memo[key] = compute()
+            value: T = self._memo[key]
+            return value
 
     def person_key(self, distinct_id: str) -> str:
         """The person a distinct id belongs to; a personless id stands for itself."""
@@ -43,7 +56,7 @@ class Snapshot:
 
 
 class InboxData:
-    """A cache of the store's rows for the views; safe across threads.
+    """A cache of the store's rows for the views, topped up incrementally; safe across threads.
 
     Args:
         store: the event store it reads.
@@ -52,33 +65,48 @@ class InboxData:
     def __init__(self, store: EventStore) -> None:
         self._store = store
         self._lock = threading.Lock()
-        self._rows: list[StoredEvent] = []
         self._generation = -1
+        self._reset()
+
+    def _reset(self) -> None:
+        self._rows: list[StoredEvent] = []
+        self._timed: list[TimedEvent] = []
+        self._history = MergeHistory()
         self._snapshot: Snapshot | None = None
 
     def snapshot(self) -> Snapshot:
         """The events stored now, with persons and times (recomputed only after a change)."""
         with self._lock:
-            generation = self._store.generation
-            if generation != self._generation:
-                self._rows, self._generation, self._snapshot = [], generation, None
-            last = self._rows[-1].id if self._rows else 0
-            new = self._store.rows_after(last)
+            if self._store.generation != self._generation:
+                self._generation = self._store.generation
+                self._reset()
+            new = self._store.rows_after(self._rows[-1].id if self._rows else 0)
             if new:
                 self._rows = [*self._rows, *new]
+                self._timed = [*self._timed, *_timed(new)]
+                self._history.add(row.data for row in new)
                 self._snapshot = None
             if self._snapshot is None:
-                self._snapshot = _derive(self._rows)
+                self._snapshot = self._derive()
             return self._snapshot
 
+    def warm(self) -> None:
+        """Read and parse every stored row now (an inbox on a big database starts with it)."""
+        try:
+            self.snapshot()
+        except RuntimeError:
+            pass  # the inbox stopped first: its store is closed
 
-def _derive(rows: list[StoredEvent]) -> Snapshot:
-    persons, refusals = merge_history(row.data for row in rows)
-    person_of = {i: p["distinct_ids"][0] for p in persons for i in p["distinct_ids"]}
-    timed = []
+    def _derive(self) -> Snapshot:
+        person_of = self._history.person_of()
+        persons, refusals = self._history.persons(), self._history.refusals()
+        return Snapshot(self._rows, persons, refusals, person_of, self._timed)
+
+
+def _timed(rows: list[StoredEvent]) -> list[TimedEvent]:
+    found = []
     for row in rows:
         when = event_time(row.data, row.received_at)
         if when is not None:
-            key = person_of.get(row.data["distinct_id"], row.data["distinct_id"])
-            timed.append(TimedEvent(when, key, row.data))
-    return Snapshot(rows, persons, refusals, person_of, timed)
+            found.append(TimedEvent(when, row.data["distinct_id"], row.data))
+    return found

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from posthog_web.inbox.exceptions import EXCEPTION_EVENT
+from posthog_web.inbox.ui.data import Snapshot
 from posthog_web.inbox.ui.html import esc, link, table
 from posthog_web.inbox.ui.registry import View, ViewContext, register
 
@@ -32,6 +33,10 @@ def _frames(properties: dict[str, Any]) -> list[dict[str, Any]]:
 def figures(ctx: ViewContext) -> dict[str, Any]:
     """Groups by ``$exception_fingerprint``, most events first; unparsed events apart."""
     snapshot = ctx.data.snapshot()
+    return snapshot.memo("exceptions", lambda: _groups(snapshot))
+
+
+def _groups(snapshot: Snapshot) -> dict[str, Any]:
     groups: dict[str, dict[str, Any]] = {}
     unparsed = []
     for row in snapshot.rows:

@@ -11,6 +11,8 @@ from posthog_web.inbox.ui.html import esc, link, pretty_json, table
 from posthog_web.inbox.ui.registry import View, ViewContext, register
 
 TIMELINE_LIMIT = 500
+#: The page lists the newest persons only (the JSON has them all).
+SHOWN = 500
 
 
 def _seen(snapshot: Snapshot) -> dict[str, tuple[str, str, int]]:
@@ -18,7 +20,7 @@ def _seen(snapshot: Snapshot) -> dict[str, tuple[str, str, int]]:
     last: dict[str, str] = {}
     counts: Counter[str] = Counter()
     for timed in snapshot.timed:
-        key, when = timed.person, timed.time.isoformat()
+        key, when = snapshot.person_key(timed.person), timed.time.isoformat()
         first.setdefault(key, when)
         last[key] = when
         counts[key] += 1
@@ -28,6 +30,10 @@ def _seen(snapshot: Snapshot) -> dict[str, tuple[str, str, int]]:
 def figures(ctx: ViewContext) -> dict[str, Any]:
     """Every person: ids, identified or not, first/last seen, event count, merges; refusals."""
     snapshot = ctx.data.snapshot()
+    return snapshot.memo("persons", lambda: _persons(snapshot))
+
+
+def _persons(snapshot: Snapshot) -> dict[str, Any]:
     seen = _seen(snapshot)
     persons = []
     for person in snapshot.persons:
@@ -48,7 +54,7 @@ def figures(ctx: ViewContext) -> dict[str, Any]:
 def render(ctx: ViewContext, found: dict[str, Any]) -> str:
     """The persons table and the refused merges."""
     rows = []
-    for p in found["persons"]:
+    for p in found["persons"][-SHOWN:][::-1]:
         merges = "<br>".join(
             f"{esc(', '.join(m['distinct_ids']))} by {esc(m['event'])}" for m in p["merges"]
         )
@@ -73,8 +79,11 @@ def render(ctx: ViewContext, found: dict[str, Any]) -> str:
         )
         for r in found["refusals"]
     ]
+    more = len(found["persons"]) - SHOWN
+    note = f'<p class="muted">The newest {SHOWN} of {len(found["persons"])} persons.</p>'
     return (
-        table(
+        (note if more > 0 else "")
+        + table(
             ("person", "kind", "first seen", "last seen", "events", "distinct ids", "merged"),
             rows,
             "No persons yet.",

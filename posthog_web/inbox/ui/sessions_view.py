@@ -7,14 +7,22 @@ from typing import Any
 
 from posthog_web.inbox.analytics import pathname
 from posthog_web.inbox.sessions import PAGE_EVENTS, is_uuid7
+from posthog_web.inbox.ui.data import Snapshot
 from posthog_web.inbox.ui.events_view import summary
 from posthog_web.inbox.ui.html import esc, link, seconds, table
 from posthog_web.inbox.ui.registry import View, ViewContext, register
+
+#: The page lists the newest sessions only (the JSON has them all).
+SHOWN = 500
 
 
 def figures(ctx: ViewContext) -> dict[str, Any]:
     """Sessions in order of their first event; page views without a ``$session_id`` counted."""
     snapshot = ctx.data.snapshot()
+    return snapshot.memo("sessions", lambda: _sessions(snapshot))
+
+
+def _sessions(snapshot: Snapshot) -> dict[str, Any]:
     sessions: dict[str, dict[str, Any]] = {}
     without = 0
     for timed in snapshot.timed:
@@ -35,7 +43,7 @@ def figures(ctx: ViewContext) -> dict[str, Any]:
                 "entry_page": None,
                 "page_views": 0,
                 "events": 0,
-                "person": timed.person,
+                "person": snapshot.person_key(timed.person),
                 "sources": [],
             }
         found["start"], found["end"] = (
@@ -78,7 +86,7 @@ def render(ctx: ViewContext, found: dict[str, Any]) -> str:
             link("/person", s["person"], id=s["person"]),
             esc(" + ".join(s["sources"])),
         )
-        for s in reversed(found["sessions"])
+        for s in found["sessions"][-SHOWN:][::-1]
     ]
     missing = found["page_views_without_session_id"]
     note = (
@@ -91,6 +99,8 @@ def render(ctx: ViewContext, found: dict[str, Any]) -> str:
         "session id", "check", "start", "duration", "entry page", "page views", "events",
         "person", "sources",
     )  # fmt: skip
+    if len(found["sessions"]) > SHOWN:
+        note += f'<p class="muted">The newest {SHOWN} of {len(found["sessions"])} sessions.</p>'
     return note + table(headers, rows, "No sessions yet.")
 
 

@@ -8,7 +8,9 @@ from typing import Any
 
 from posthog_web.inbox.analytics import event_time
 from posthog_web.inbox.persons import ALREADY_IDENTIFIED, IDENTIFY
+from posthog_web.inbox.recorded import RecordedRequest
 from posthog_web.inbox.sessions import PAGE_EVENTS
+from posthog_web.inbox.ui.data import Snapshot
 from posthog_web.inbox.ui.html import esc, link, table
 from posthog_web.inbox.ui.registry import View, ViewContext, register
 
@@ -26,6 +28,13 @@ def _listed(items: list[dict[str, Any]]) -> dict[str, Any]:
 def figures(ctx: ViewContext) -> dict[str, Any]:
     """Each kind of warning with its count and the first items."""
     snapshot = ctx.data.snapshot()
+    seen = ctx.requests[-1].received_at if ctx.requests else None
+    return snapshot.memo(
+        ("warnings", len(ctx.requests), seen), lambda: _warnings(snapshot, ctx.requests)
+    )
+
+
+def _warnings(snapshot: Snapshot, requests: list[RecordedRequest]) -> dict[str, Any]:
     rejected = [
         {
             "method": r.method,
@@ -34,7 +43,7 @@ def figures(ctx: ViewContext) -> dict[str, Any]:
             "reason": r.error,
             "received_at": dt.datetime.fromtimestamp(r.received_at, dt.timezone.utc).isoformat(),
         }
-        for r in ctx.requests
+        for r in requests
         if r.error is not None
     ]
     merged_twice = [
