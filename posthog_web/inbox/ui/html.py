@@ -105,6 +105,7 @@ def layout(title: str, body: str, nav: Sequence[tuple[str, str]], current: str, 
     )
     return (
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        '<link rel="icon" href="data:,">'
         f'<title>{esc(title)} · posthog-web inbox</title><style nonce="{nonce}">{STYLE}</style>'
         "</head><body><header><strong>posthog-web inbox</strong>"
         f"<nav>{links}</nav></header><main><h1>{esc(title)}</h1>{body}</main>"
