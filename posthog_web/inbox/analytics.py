@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import math
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
 from posthog_web.inbox.sessions import PAGE_EVENTS, is_uuid7
@@ -70,14 +71,21 @@ def pathname(properties: Mapping[str, Any]) -> str | None:
     return None
 
 
-@dataclass
-class _Session:
-    start: dt.datetime
-    end: dt.datetime
-    pages: list[str | None] = field(default_factory=list)
-    interactions: int = 0
-    first_page: Mapping[str, Any] | None = None
-    person: str = ""
+class Facts(NamedTuple):
+    """What the analytics read of one event, extracted once (the hot loops read only these)."""
+
+    ts: float
+    #: 1 for a page view or screen, 2 for an autocapture, 0 otherwise.
+    kind: int
+    #: The ``$session_id`` when it is a UUIDv7, else None (no session for web analytics).
+    session: str | None
+    path: str | None
+    #: The EVENT_BREAKDOWNS properties, then the SESSION_BREAKDOWNS ones, as text or None.
+    values: tuple[str | None, ...]
+
+
+def _text(value: Any) -> str | None:
+    return value if value is None or isinstance(value, str) else str(value)
 
 
 @dataclass
@@ -93,6 +101,21 @@ class TimedEvent:
     def path(self) -> str | None:
         """The page's path (computed once: every view reads it)."""
         return pathname(self.event.get("properties") or {})
+
+    @functools.cached_property
+    def facts(self) -> Facts:
+        """The event's analytics facts (computed once)."""
+        properties = self.event.get("properties") or {}
+        name = self.event["event"]
+        kind = 1 if name in PAGE_EVENTS else 2 if name == _AUTOCAPTURE else 0
+        session = properties.get("$session_id")
+        valid = session if isinstance(session, str) and is_uuid7(session) else None
+        values = tuple(_text(properties.get(prop)) for _, prop in _BREAKDOWN_PROPERTIES)
+        return Facts(self.time.timestamp(), kind, valid, self.path, values)
+
+
+_BREAKDOWN_PROPERTIES = (*EVENT_BREAKDOWNS, *SESSION_BREAKDOWNS)
+_Visit = tuple[Facts, str]
 
 
 def web_analytics(
@@ -114,18 +137,23 @@ def web_analytics(
         raise ValueError(f"range must be one of {', '.join(RANGES)}, not {range_name!r}")
     span = RANGES[range_name]
     start = None if span is None else now - span
-    chosen = [e for e in events if start is None or start <= e.time <= now]
-    if person_of:
-        chosen = [_as_person(e, person_of) for e in chosen]
-    pages = [e for e in chosen if e.event["event"] in PAGE_EVENTS]
+    low = -math.inf if start is None else start.timestamp()
+    high = now.timestamp()
+    of = person_of or {}
+    chosen: list[_Visit] = [
+        (f, of.get(e.person, e.person))
+        for e in events
+        if low <= (f := e.facts).ts <= high or start is None
+    ]
+    pages = [visit for visit in chosen if visit[0].kind == 1]
     sessions = _sessions(chosen)
-    bounces = sum(1 for s in sessions.values() if _is_bounce(s))
-    durations = [(s.end - s.start).total_seconds() for s in sessions.values()]
+    durations = [s[1] - s[0] for s in sessions.values()]
+    bounces = sum(1 for s, d in zip(sessions.values(), durations, strict=True) if _bounce(s, d))
     return {
         "range": range_name,
         "start": None if start is None else start.isoformat(),
         "end": now.isoformat(),
-        "visitors": len({e.person for e in pages}),
+        "visitors": len({person for _, person in pages}),
         "page_views": len(pages),
         "sessions": len(sessions),
         "session_duration": sum(durations) / len(durations) if durations else 0.0,
@@ -135,97 +163,84 @@ def web_analytics(
     }
 
 
-def _as_person(timed: TimedEvent, person_of: Mapping[str, str]) -> TimedEvent:
-    person = person_of.get(timed.person)
-    if person is None or person == timed.person:
-        return timed
-    mapped = TimedEvent(timed.time, person, timed.event)
-    mapped.__dict__.update(path=timed.path)
-    return mapped
+# A session as a list, for speed: [start, end, pages (paths), interactions, first page, person].
+_Session = list[Any]
 
 
-def _sessions(events: list[TimedEvent]) -> dict[str, _Session]:
+def _sessions(visits: list[_Visit]) -> dict[str, _Session]:
     sessions: dict[str, _Session] = {}
-    invalid: set[str] = set()
-    for timed in events:
-        properties = timed.event.get("properties") or {}
-        session_id = properties.get("$session_id")
-        if not isinstance(session_id, str) or session_id in invalid:
+    for facts, person in visits:
+        if facts.session is None:
             continue
-        session = sessions.get(session_id)
+        session = sessions.get(facts.session)
         if session is None:
-            if not is_uuid7(session_id):
-                invalid.add(session_id)
-                continue
-            session = sessions[session_id] = _Session(timed.time, timed.time)
-        if timed.time < session.start:
-            session.start = timed.time
-        elif timed.time > session.end:
-            session.end = timed.time
-        name = timed.event["event"]
-        if name in PAGE_EVENTS:
-            session.pages.append(timed.path)
-            session.interactions += 1
-            if session.first_page is None:
-                session.first_page, session.person = properties, timed.person
-        elif name == _AUTOCAPTURE:
-            session.interactions += 1
+            session = sessions[facts.session] = [facts.ts, facts.ts, [], 0, None, person]
+        elif facts.ts < session[0]:
+            session[0] = facts.ts
+        elif facts.ts > session[1]:
+            session[1] = facts.ts
+        if facts.kind == 1:
+            session[2].append(facts.path)
+            session[3] += 1
+            if session[4] is None:
+                session[4], session[5] = facts, person
+        elif facts.kind == 2:
+            session[3] += 1
     # A session without a page view has no entry page and is not a web analytics session.
-    return {key: s for key, s in sessions.items() if s.pages}
+    return {key: s for key, s in sessions.items() if s[2]}
 
 
-def _is_bounce(session: _Session) -> bool:
-    return session.interactions <= 1 and (session.end - session.start).total_seconds() < (
-        BOUNCE_SECONDS
-    )
+def _bounce(session: _Session, duration: float) -> bool:
+    return bool(session[3] <= 1 and duration < BOUNCE_SECONDS)
 
 
-def _series(pages: list[TimedEvent], start: dt.datetime | None, now: dt.datetime) -> list[Any]:
+def _series(pages: list[_Visit], start: dt.datetime | None, now: dt.datetime) -> list[Any]:
     if start is None:
         if not pages:
             return []
-        start, now = min(e.time for e in pages), max(e.time for e in pages)
-    width = max((now - start) / BUCKETS, dt.timedelta(seconds=1))
+        low = min(f.ts for f, _ in pages)
+        high = max(f.ts for f, _ in pages)
+    else:
+        low, high = start.timestamp(), now.timestamp()
+    width = max((high - low) / BUCKETS, 1.0)
     views = [0] * BUCKETS
     visitors: list[set[str]] = [set() for _ in range(BUCKETS)]
-    for timed in pages:
-        index = min(int((timed.time - start) / width), BUCKETS - 1)
+    for facts, person in pages:
+        index = min(int((facts.ts - low) / width), BUCKETS - 1)
         views[index] += 1
-        visitors[index].add(timed.person)
+        visitors[index].add(person)
     return [
-        {"start": (start + width * i).isoformat(), "page_views": views[i], "visitors": len(v)}
+        {
+            "start": dt.datetime.fromtimestamp(low + width * i, dt.timezone.utc).isoformat(),
+            "page_views": views[i],
+            "visitors": len(v),
+        }
         for i, v in enumerate(visitors)
     ]
 
 
-def _tally(pairs: list[tuple[Any, str]], key: str) -> list[dict[str, Any]]:
+def _tally(pairs: list[tuple[str | None, str]], key: str) -> list[dict[str, Any]]:
     """The top values of (value, person) pairs, with visitors and ``key`` (views or sessions)."""
-    try:
-        counted = Counter(pairs)  # counting in C: this is the hot loop with 100,000 events
-    except TypeError:  # an unhashable value (a list or an object) in a property
-        counted = Counter((v if isinstance(v, str) else str(v), p) for v, p in pairs)
+    counted = Counter(pairs)  # counting in C: this is the hot loop with 100,000 events
     people: Counter[str] = Counter()
     counts: Counter[str] = Counter()
     for (value, _), n in counted.items():
         if value is None or value == "":
             continue
-        name = value if isinstance(value, str) else str(value)
-        people[name] += 1
-        counts[name] += n
+        people[value] += 1
+        counts[value] += n
     ranked = sorted(people, key=lambda value: (-people[value], -counts[value], value))
     return [{"value": v, "visitors": people[v], key: counts[v]} for v in ranked[:TOP]]
 
 
-def _breakdowns(pages: list[TimedEvent], sessions: dict[str, _Session]) -> dict[str, Any]:
-    found = {"pages": _tally([(e.path, e.person) for e in pages], "views")}
-    props = [(e.event.get("properties") or {}, e.person) for e in pages]
-    for name, prop in EVENT_BREAKDOWNS:
-        found[name] = _tally([(p.get(prop), person) for p, person in props], "views")
+def _breakdowns(pages: list[_Visit], sessions: dict[str, _Session]) -> dict[str, Any]:
+    found = {"pages": _tally([(f.path, p) for f, p in pages], "views")}
+    for i, (name, _) in enumerate(EVENT_BREAKDOWNS):
+        found[name] = _tally([(f.values[i], p) for f, p in pages], "views")
     ordered = list(sessions.values())
-    found["entry_pages"] = _tally([(s.pages[0], s.person) for s in ordered], "sessions")
-    found["exit_pages"] = _tally([(s.pages[-1], s.person) for s in ordered], "sessions")
-    for name, prop in SESSION_BREAKDOWNS:
-        found[name] = _tally(
-            [((s.first_page or {}).get(prop), s.person) for s in ordered], "sessions"
-        )
+    found["entry_pages"] = _tally([(s[2][0], s[5]) for s in ordered], "sessions")
+    found["exit_pages"] = _tally([(s[2][-1], s[5]) for s in ordered], "sessions")
+    offset = len(EVENT_BREAKDOWNS)
+    for i, (name, _) in enumerate(SESSION_BREAKDOWNS, start=offset):
+        found[name] = _tally([(s[4].values[i], s[5]) for s in ordered], "sessions")
     return found

@@ -26,6 +26,8 @@ class Snapshot:
     person_of: dict[str, str]
     #: The events with their times and distinct ids (rows without a usable time left out).
     timed: list[TimedEvent]
+    #: Per-row values views derive once (shared by the snapshots of one generation).
+    per_row: dict[Hashable, Any] = field(default_factory=dict, compare=False, repr=False)
     _memo: dict[Hashable, Any] = field(default_factory=dict, compare=False, repr=False)
     _memo_lock: threading.Lock = field(default_factory=threading.Lock, compare=False, repr=False)
 
@@ -71,6 +73,7 @@ class InboxData:
     def _reset(self) -> None:
         self._rows: list[StoredEvent] = []
         self._timed: list[TimedEvent] = []
+        self._per_row: dict[Hashable, Any] = {}
         self._history = MergeHistory()
         self._snapshot: Snapshot | None = None
 
@@ -100,7 +103,7 @@ class InboxData:
     def _derive(self) -> Snapshot:
         person_of = self._history.person_of()
         persons, refusals = self._history.persons(), self._history.refusals()
-        return Snapshot(self._rows, persons, refusals, person_of, self._timed)
+        return Snapshot(self._rows, persons, refusals, person_of, self._timed, self._per_row)
 
 
 def _timed(rows: list[StoredEvent]) -> list[TimedEvent]:
@@ -108,5 +111,7 @@ def _timed(rows: list[StoredEvent]) -> list[TimedEvent]:
     for row in rows:
         when = event_time(row.data, row.received_at)
         if when is not None:
-            found.append(TimedEvent(when, row.data["distinct_id"], row.data))
+            timed = TimedEvent(when, row.data["distinct_id"], row.data)
+            _ = timed.facts  # extracted once, as the rows arrive, not in the first request
+            found.append(timed)
     return found

@@ -68,7 +68,10 @@ def _warnings(snapshot: Snapshot, requests: list[RecordedRequest]) -> dict[str, 
             personless[data["distinct_id"]] += 1
         if isinstance(data.get("uuid"), str):
             uuids[data["uuid"]].append(row.id)
-        skew = _skew(data, row.received_at)
+        key = ("skew", row.id)
+        if key not in snapshot.per_row:
+            snapshot.per_row[key] = _skew(data, row.received_at)
+        skew = snapshot.per_row[key]
         if skew is not None:
             skewed.append({"id": row.id, "event": data["event"], **skew})
     for anon, targets in anon_targets.items():
