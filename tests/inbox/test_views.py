@@ -245,3 +245,15 @@ def test_an_old_database_is_migrated(tmp_path: Path) -> None:
     assert {"events_uuid", "events_session_id"} <= indexes
     assert (version, kept) == (SCHEMA_VERSION, 1)
     EventStore(path).close()  # a migrated database opens again unchanged
+
+
+def test_the_views_forget_cleared_events_and_see_new_ones(inbox: InboxServer) -> None:
+    _send(inbox, make_event("first", "a"), make_event("$pageview", "a"))
+    assert _api(inbox, "analytics", range="all")["page_views"] == 1
+    assert requests.delete(inbox.url + "/api/events", timeout=5).status_code == 200
+    assert _api(inbox, "events")["events"] == []
+    assert _api(inbox, "analytics", range="all")["page_views"] == 0
+    assert _api(inbox, "persons")["persons"] == []
+    _send(inbox, make_event("second", "b"))
+    assert [e["event"] for e in _api(inbox, "events")["events"]] == ["second"]
+    assert [p["key"] for p in _api(inbox, "persons")["persons"]] == ["b"]

@@ -13,6 +13,7 @@ from posthog_web.inbox.persons import MergeHistory
 from posthog_web.inbox.store import EventStore, StoredEvent
 
 T = TypeVar("T")
+_MEMO_SIZE = 64
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,8 @@ class Snapshot:
         """``compute()``, computed once per snapshot and ``key`` (views cache their figures)."""
         with self._memo_lock:
             if key not in self._memo:
+                if len(self._memo) >= _MEMO_SIZE:
+                    self._memo.clear()  # sliding ranges add a key per step while idle
                 self._memo[key] = compute()
             value: T = self._memo[key]
             return value
