@@ -76,6 +76,10 @@ class InboxServer:
             daemon=True,
         )
         self._thread.start()
+        # Parse a kept database's rows before the page is first opened, not when it is.
+        threading.Thread(
+            target=self._state.data.warm, name="posthog-web-inbox-warm", daemon=True
+        ).start()
         logger.info("inbox: listening on %s", self.url)
         return self
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from posthog_web.inbox.faults import FaultInjector
 from posthog_web.inbox.recorded import RecordedRequest
 from posthog_web.inbox.store import EventStore
+from posthog_web.inbox.ui import InboxData
 
 #: Only the latest requests are kept, so a long-running inbox does not grow without bound.
 MAX_RECORDED_REQUESTS = 10_000
@@ -49,6 +50,11 @@ class InboxState:
     faults: FaultInjector = field(default_factory=FaultInjector)
     requests: RequestLog = field(default_factory=RequestLog)
     stopping: threading.Event = field(default_factory=threading.Event)
+    #: The stored events as the page's views read them (cached).
+    data: InboxData = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.data = InboxData(self.store)
 
     def clear(self) -> None:
         """Forget every stored event and recorded request (faults stay armed)."""
