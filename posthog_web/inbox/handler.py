@@ -175,7 +175,9 @@ class InboxRequestHandler(BaseHTTPRequestHandler):
                 script = b"/* posthog-web inbox: no remote config */\n"
                 self._respond(200, script, "application/javascript; charset=utf-8")
             elif route.endswith("/config"):
-                self._send_json(200, _REMOTE_CONFIG)
+                # posthog-js asks /flags only when the remote config says there are flags.
+                has_flags = bool(self.inbox.flags.current()[2].flags)
+                self._send_json(200, {**_REMOTE_CONFIG, "hasFeatureFlags": has_flags})
             else:
                 self._not_found()
         elif route in DEFINITIONS_ROUTES or route in ("/flags", "/decide", "/api/flags"):

@@ -4,6 +4,7 @@ against real clients (local and remote evaluation) and posthog-js's request shap
 from __future__ import annotations
 
 import base64
+import gzip
 import json
 import os
 import subprocess
@@ -187,17 +188,30 @@ def test_a_raw_local_evaluation_answer_is_served_as_it_is(clients: list[Client])
 
 
 def test_posthog_js_request_is_answered_in_its_shape(flags_inbox: InboxServer) -> None:
-    # The body posthog-js 1.449.2 builds for /flags/?v=2 (dist/module.js, its flags loader).
+    # Recorded from posthog-js 1.449.2 in Chromium (tests/browser/test_inbox_flags.py), the
+    # 27 null $initial_* campaign properties left out, plan added. It sends the JSON
+    # gzipped, as text/plain, with no compression hint.
     body = {
         "token": TOKEN,
-        "distinct_id": "019a5b9e-anon",
+        "distinct_id": "01a23557-7679-79d7-8f68-8143f7b5f586",
         "groups": {},
-        "$anon_distinct_id": "019a5b9e-anon",
-        "person_properties": {"$lib": "web", "$lib_version": "1.449.2", "plan": "pro"},
-        "group_properties": {},
-        "timezone": "Europe/Paris",
-        "$device_id": "019a5b9e-anon",
+        "person_properties": {
+            "$initial_referrer": "$direct",
+            "$initial_referring_domain": "$direct",
+            "$initial_current_url": "http://127.0.0.1:39089/index.html",
+            "$initial_host": "127.0.0.1:39089",
+            "$initial_pathname": "/index.html",
+            "$initial_utm_source": None,
+            "$lib": "web",
+            "$lib_version": "1.449.2",
+            "plan": "pro",
+        },
+        "timezone": "UTC",
+        "$device_id": "01a23557-7679-79d7-8f68-8143f7b5f586",
+        "sent_at": "2026-12-02T06:00:54.284Z",
     }
+    config = requests.get(flags_inbox.url + f"/array/{TOKEN}/config", timeout=5).json()
+    assert config["hasFeatureFlags"] is True  # else posthog-js never asks /flags
     origin = {"Origin": "http://localhost:8000"}
     preflight = requests.options(
         flags_inbox.url + "/flags/?v=2",
@@ -208,7 +222,12 @@ def test_posthog_js_request_is_answered_in_its_shape(flags_inbox: InboxServer) -
     assert preflight.headers["Access-Control-Allow-Origin"] == "http://localhost:8000"
     assert "POST" in preflight.headers["Access-Control-Allow-Methods"]
 
-    plain = _post_flags(flags_inbox, body, headers=origin)
+    plain = requests.post(
+        flags_inbox.url + "/flags/?v=2",
+        data=gzip.compress(json.dumps(body).encode()),
+        headers={**origin, "Content-Type": "text/plain"},
+        timeout=5,
+    )
     encoded = base64.b64encode(json.dumps(body).encode()).decode()
     form = requests.post(
         flags_inbox.url + "/flags/?v=2&compression=base64",
@@ -331,5 +350,7 @@ def test_an_inbox_without_flags_serves_none(inbox: InboxServer) -> None:
     assert answer["flags"] == {}
     assert answer["featureFlags"] == {}
     assert requests.get(inbox.url + "/api/flags", timeout=5).json()["flags"] == []
+    config = requests.get(inbox.url + f"/array/{TOKEN}/config", timeout=5).json()
+    assert config["hasFeatureFlags"] is False
     with pytest.raises(ValueError, match="flags_secret_key"):
         InboxServer(flags_secret_key="")
