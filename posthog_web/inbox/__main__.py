@@ -114,6 +114,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             "posthog-js api_host)",
             flush=True,
         )
+        if args.flags:
+            key = "the --flags-secret-key"
+            if args.flags_secret_key == DEFAULT_SECRET_KEY:
+                key = DEFAULT_SECRET_KEY  # the documented default, not a secret
+            count = len(server.flags.current()[2].flags)
+            print(
+                f"posthog-web inbox: {count} feature flags from {args.flags} (reloaded when "
+                f"it changes); local evaluation: flags_secret_key={key}",
+                flush=True,
+            )
         stop.wait()
     finally:
         if server is not None:

@@ -64,9 +64,9 @@ class InboxFlags:
 
     def _install(self, body: dict[str, Any]) -> None:
         text = json.dumps(body, sort_keys=True, separators=(",", ":"))
-        self._body = body
-        self._etag = '"' + hashlib.sha256(text.encode("utf-8")).hexdigest()[:32] + '"'
-        self._definitions = Definitions.from_json(body, self._etag)
+        etag = '"' + hashlib.sha256(text.encode("utf-8")).hexdigest()[:32] + '"'
+        # One tuple, swapped at once, so a request never mixes two versions.
+        self._current = (body, etag, Definitions.from_json(body, etag))
 
     def current(self) -> tuple[dict[str, Any], str, Definitions]:
         """The definitions body, its ETag and the compiled set, reloading a changed file."""
@@ -78,7 +78,7 @@ class InboxFlags:
                     if mtime != self._mtime:
                         self._mtime = mtime
                         self._reload(path)
-        return self._body, self._etag, self._definitions
+        return self._current
 
     def _reload(self, path: Path) -> None:
         try:

@@ -7,6 +7,7 @@ import base64
 import gzip
 import json
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -22,6 +23,7 @@ from posthog_web.inbox.__main__ import main
 from posthog_web.inbox.flags import DEFAULT_SECRET_KEY
 from posthog_web.inbox.flags_file import FlagsFileError
 from tests.inbox.helpers import TOKEN
+from tests.inbox.test_cli import _Inbox
 
 FLAGS: dict[str, Any] = {
     "new-checkout": {
@@ -354,3 +356,17 @@ def test_an_inbox_without_flags_serves_none(inbox: InboxServer) -> None:
     assert config["hasFeatureFlags"] is False
     with pytest.raises(ValueError, match="flags_secret_key"):
         InboxServer(flags_secret_key="")
+
+
+def test_the_command_serves_a_flags_file(tmp_path: Path, flags_file: Path) -> None:
+    inbox = _Inbox("--port", "0", "--db", ":memory:", "--flags", str(flags_file), cwd=tmp_path)
+    url = inbox.line()
+    inbox.line()  # the host hint
+    assert inbox.line() == (
+        f"posthog-web inbox: 4 feature flags from {flags_file} (reloaded when it changes); "
+        f"local evaluation: flags_secret_key={DEFAULT_SECRET_KEY}"
+    )
+    answer = requests.get(url + DEFINITIONS, headers=BEARER, timeout=5)
+    assert [flag["key"] for flag in answer.json()["flags"]] == list(FLAGS)
+    code, stderr = inbox.finish(signal.SIGTERM)
+    assert code == 0, stderr
