@@ -183,7 +183,7 @@ def _variants(where: str, raw: Any) -> dict[str, float]:
         raise FlagsFileError(f"{where}: must be an object of variant key -> percentage")
     variants = {}
     for name, share in raw.items():
-        if not name:
+        if not isinstance(name, str) or not name:
             raise FlagsFileError(f"{where}: a variant key must be a non-empty string")
         variants[name] = _percentage(f"{where}[{name!r}]", share)
     total = sum(variants.values())
@@ -202,7 +202,7 @@ def _condition(
         raise FlagsFileError(f"{where}.{unknown[0]}: unknown field (known: {_known(fields)})")
     rollout = _percentage(f"{where}.rollout", raw.get("rollout", 100))
     variant = raw.get("variant")
-    if variant is not None and variant not in variants:
+    if variant is not None and (not isinstance(variant, str) or variant not in variants):
         raise FlagsFileError(f"{where}.variant: {variant!r} is not one of the flag's variants")
     props = raw.get("properties", [])
     if not isinstance(props, list):
@@ -254,7 +254,10 @@ def _payloads(where: str, raw: Any, variants: Mapping[str, float]) -> dict[str, 
                 f"{where}[{name!r}]: not a value of the flag (expected {_known(allowed)})"
             )
         # PostHog's definitions carry each payload as JSON text.
-        payloads[name] = json.dumps(payload, separators=(",", ":"))
+        try:
+            payloads[name] = json.dumps(payload, separators=(",", ":"), allow_nan=False)
+        except (TypeError, ValueError) as exc:
+            raise FlagsFileError(f"{where}[{name!r}]: not a JSON value ({exc})") from exc
     return payloads
 
 
