@@ -55,7 +55,7 @@ class InboxFlags:
         self.secret_key = secret_key
         self._path = Path(source) if isinstance(source, (str, Path)) else None
         self._lock = threading.Lock()
-        self._mtime: int | None = None
+        self._mtime: tuple[int, int] | None = None
         self.error: str | None = None  # why the latest reload failed (the last good set stays)
         body = load_flags(source) if source is not None else _EMPTY_BODY
         if self._path is not None:
@@ -218,11 +218,13 @@ class InboxFlags:
 _EMPTY_BODY: dict[str, Any] = {"flags": [], "group_type_mapping": {}, "cohorts": {}}
 
 
-def _mtime(path: Path) -> int | None:
+def _mtime(path: Path) -> tuple[int, int] | None:
+    # The size too: two quick edits can share a coarse modification time.
     try:
-        return os.stat(path).st_mtime_ns
+        stat = os.stat(path)
     except OSError:
         return None
+    return stat.st_mtime_ns, stat.st_size
 
 
 def _etags(header: str) -> set[str]:
