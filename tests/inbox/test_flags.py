@@ -22,7 +22,7 @@ from posthog_web.inbox import InboxServer
 from posthog_web.inbox.__main__ import main
 from posthog_web.inbox.flags import DEFAULT_SECRET_KEY
 from posthog_web.inbox.flags_file import FlagsFileError
-from tests.inbox.helpers import TOKEN
+from tests.inbox.helpers import TOKEN, wait_until
 from tests.inbox.test_cli import _Inbox
 
 FLAGS: dict[str, Any] = {
@@ -370,3 +370,33 @@ def test_the_command_serves_a_flags_file(tmp_path: Path, flags_file: Path) -> No
     assert [flag["key"] for flag in answer.json()["flags"]] == list(FLAGS)
     code, stderr = inbox.finish(signal.SIGTERM)
     assert code == 0, stderr
+
+
+def test_a_polling_client_keeps_its_set_on_304_and_picks_up_an_edit(
+    flags_inbox: InboxServer, flags_file: Path, clients: list[Client]
+) -> None:
+    client = _client(
+        flags_inbox, clients, flags_secret_key=DEFAULT_SECRET_KEY, flags_poll_interval=0.02
+    )
+    first = client.flags.definitions(wait=5)
+    assert first is not None
+    poller = client.flags.poller
+    assert poller is not None
+    polls = poller.polls
+    wait_until(lambda: poller.polls >= polls + 3)
+    assert client.flags.definitions() is first  # every later poll was a 304
+
+    flags_file.write_text(json.dumps({**FLAGS, "fresh": "on"}), encoding="utf-8")
+    wait_until(lambda: "fresh" in (client.flags.definitions() or first).by_key)
+    assert client.get_feature_flag("fresh", distinct_id="u", only_evaluate_locally=True) == "on"
+
+
+def test_a_client_with_a_wrong_key_falls_back_to_the_inbox_flags(
+    flags_inbox: InboxServer, clients: list[Client]
+) -> None:
+    client = _client(flags_inbox, clients, flags_secret_key="phx_wrong_key")
+    result = client.flags.evaluate("new-checkout", "user-1")
+    assert client.flags.definitions() is None  # 403: dropped, logged once
+    assert not result.locally_evaluated
+    reference = _post_flags(flags_inbox, {"distinct_id": "user-1"}).json()
+    assert result.value == reference["featureFlags"]["new-checkout"]
