@@ -263,7 +263,11 @@ class InboxRequestHandler(BaseHTTPRequestHandler):
 
     def _view(self, view: ui.View, query: dict[str, str], *, as_page: bool) -> None:
         context = ui.ViewContext(
-            self.inbox.data, self.inbox.requests.all(), query, dt.datetime.now(dt.timezone.utc)
+            self.inbox.data,
+            self.inbox.requests.all(),
+            query,
+            dt.datetime.now(dt.timezone.utc),
+            self.inbox.flags,
         )
         try:
             figures = view.figures(context)

@@ -400,3 +400,35 @@ def test_a_client_with_a_wrong_key_falls_back_to_the_inbox_flags(
     assert not result.locally_evaluated
     reference = _post_flags(flags_inbox, {"distinct_id": "user-1"}).json()
     assert result.value == reference["featureFlags"]["new-checkout"]
+
+
+def test_the_flags_view_shows_definitions_and_exposures_per_value(
+    flags_inbox: InboxServer, clients: list[Client]
+) -> None:
+    local = _client(flags_inbox, clients, flags_secret_key=DEFAULT_SECRET_KEY)
+    assert local.flags.definitions(wait=5) is not None
+    seen: dict[str, int] = {}
+    for n in range(12):
+        value = local.get_feature_flag("new-checkout", distinct_id=f"user-{n}")
+        seen[str(value)] = seen.get(str(value), 0) + 1
+    local.feature_enabled("old-nav", distinct_id="user-0")
+    # An exposure of a flag the file does not define, with a key that is hostile HTML.
+    local.capture(
+        "$feature_flag_called",
+        distinct_id="user-0",
+        properties={"$feature_flag": "<script>alert(1)</script>", "$feature_flag_response": True},
+    )
+    wait_until(lambda: len(flags_inbox.events("$feature_flag_called")) == 14)
+    found = requests.get(flags_inbox.url + "/api/view/flags", timeout=5).json()
+    by_key = {flag["key"]: flag for flag in found["flags"]}
+    assert by_key["new-checkout"]["by_value"] == seen
+    assert by_key["new-checkout"]["exposures"] == 12
+    assert by_key["new-checkout"]["persons"] == 12
+    assert by_key["old-nav"]["by_value"] == {"false": 1}
+    assert by_key["half"]["exposures"] == 0
+    assert by_key["<script>alert(1)</script>"]["defined"] is False
+    page = requests.get(flags_inbox.url + "/feature_flags", timeout=5)
+    assert page.status_code == 200
+    assert "new-checkout" in page.text
+    assert "<script>alert(1)</script>" not in page.text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page.text
