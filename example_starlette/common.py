@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
+import posthog_web
 from posthog_web import US_HOST, Client
 from posthog_web.web.snippet import posthog_snippet
 
@@ -59,7 +60,9 @@ def make_client() -> Client:
         }.items()
         if os.environ.get(f"POSTHOG_{key}")
     }
-    return Client(api_key or "phc_example", host=host, **options)
+    # Flags are evaluated locally with a secret key (the demo's inbox has one), else remotely.
+    flags_key = os.environ.get("POSTHOG_FLAGS_SECRET_KEY") or None
+    return Client(api_key or "phc_example", host=host, flags_secret_key=flags_key, **options)
 
 
 def posthog_js_options() -> dict[str, Any] | None:
@@ -117,7 +120,25 @@ def home_body() -> str:
         f'<li><a href="/products/{pid}">{html.escape(str(p["name"]))}</a></li>'
         for pid, p in PRODUCTS.items()
     )
-    return f"<p>Every page you open here is a server-side $pageview.</p><ul>{items}</ul>"
+    return f"{banner()}<p>Every page you open here is a server-side $pageview.</p><ul>{items}</ul>"
+
+
+def banner() -> str:
+    """The ``new-banner`` flag's variant for this visitor (docs/flags.md), as a banner.
+
+    Read through the current request's helper, so the page view carries
+    ``$feature/new-banner``; nothing when the flag is off or unknown.
+    """
+    helper = posthog_web.current()
+    variant = helper.get_feature_flag("new-banner")
+    if not variant:
+        return ""
+    payload = helper.get_feature_flag_payload("new-banner")
+    text = payload.get("text") if isinstance(payload, dict) else None
+    return (
+        f'<p class="banner" data-variant="{html.escape(str(variant))}">'
+        f"{html.escape(str(text or variant))}</p>"
+    )
 
 
 def pricing_body() -> str:

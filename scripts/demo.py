@@ -143,6 +143,8 @@ def child_env(inbox_url: str, workdir: Path) -> dict[str, str]:
         DJANGO_SETTINGS_MODULE="shop.settings",
         EXAMPLE_DB=str(workdir / "shop.sqlite3"),
         EXAMPLE_DEBUG="1",
+        # The inbox's default secret key: the apps evaluate the demo's flags locally.
+        POSTHOG_FLAGS_SECRET_KEY="phs_posthog_web_inbox",
         PYTHONUNBUFFERED="1",
     )
     return env
@@ -152,7 +154,17 @@ def start(apps: list[App], workdir: Path) -> str:
     """Start the inbox, then the apps (in parallel); return the inbox URL."""
     inbox = Child(
         "the inbox",
-        [PYTHON, "-m", "posthog_web.inbox", "--port", "0", "--db", str(workdir / "inbox.db")],
+        [
+            PYTHON,
+            "-m",
+            "posthog_web.inbox",
+            "--port",
+            "0",
+            "--db",
+            str(workdir / "inbox.db"),
+            "--flags",
+            str(ROOT / "scripts" / "demo_flags.json"),
+        ],
         {**os.environ, "PYTHONUNBUFFERED": "1"},
         workdir / "inbox.log",
     )
@@ -296,6 +308,8 @@ def examine(app: App) -> Journey:
         journey.missing.append("the landing $pageview with utm_source=newsletter")
         return journey
     anonymous = journey.anonymous = landing["distinct_id"]
+    if landing["properties"].get("$feature/new-banner") is None:
+        journey.missing.append("$feature/new-banner on the landing $pageview (the banner flag)")
     if not _find(
         events, lambda e: _is_page(e, app.path("pricing")) and e["distinct_id"] == anonymous
     ):

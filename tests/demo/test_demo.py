@@ -59,9 +59,11 @@ def _load_demo() -> ModuleType:
 def test_the_demo_runs_every_journey_and_prints_the_timeline() -> None:
     status, out, err = run_demo()
     assert status == 0, out + err
-    assert "All 33 events arrived, attributed as expected" in out
+    # 11 events per app, plus the new-banner flag's $feature_flag_called for the anonymous
+    # visitor at the landing page and for the new anonymous id after log out (issue 15).
+    assert "All 39 events arrived, attributed as expected" in out
     for app in ("django", "starlette", "fastapi"):
-        assert f"  {app:<10} 11 events  ok" in out
+        assert f"  {app:<10} 13 events  ok" in out
     # One person for the Django user (id "1"), one for "demo" on Starlette and FastAPI.
     assert "person 1 (identified; email=demo@example.com" in out
     assert "person 2 (identified; email=demo@example.com" in out
@@ -71,6 +73,7 @@ def test_the_demo_runs_every_journey_and_prints_the_timeline() -> None:
         assert timeline[app, "$pageview"] == 7
         for event in ("$create_alias", "$identify", "purchase_completed", "$screen"):
             assert timeline[app, event] == 1
+        assert timeline[app, "$feature_flag_called"] == 2
     assert "no person: the new anonymous ids after log out" in out
     assert "FAILED" not in err
     # The web analytics summary, read back from the inbox: 7 $pageview and 1 $screen per app.
@@ -135,7 +138,11 @@ def test_missing_events_are_named() -> None:
         return {"event": name, "distinct_id": distinct_id, "properties": properties}
 
     app.events = [
-        event("$pageview", anonymous, **{"$pathname": "/", "utm_source": "newsletter"}),
+        event(
+            "$pageview",
+            anonymous,
+            **{"$pathname": "/", "utm_source": "newsletter", "$feature/new-banner": "control"},
+        ),
         event("$create_alias", user, alias=anonymous),
         event("$identify", user),
         event("purchase_completed", user),
@@ -149,6 +156,10 @@ def test_missing_events_are_named() -> None:
         "the $screen 'Products' from the API call by demo",
         "the $pageview of / by a new anonymous id after log out",
     ]
+    del app.events[0]["properties"]["$feature/new-banner"]  # the banner flag was not read
+    assert demo.examine(app).missing[0] == (
+        "$feature/new-banner on the landing $pageview (the banner flag)"
+    )
     app.events = []
     assert demo.examine(app).missing == ["the landing $pageview with utm_source=newsletter"]
 
