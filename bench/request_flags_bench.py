@@ -7,11 +7,16 @@ behind PostHogMiddleware (a logged-in user whose person properties the middlewar
 knows, a live posthog-js cookie), in two variants that differ only in the view:
 ``no flag`` renders the page, ``one flag`` also calls
 ``request.state.posthog.get_feature_flag()`` on the 3-condition flag of
-bench/flags_bench.py (evaluated locally; its ``$feature_flag_called`` goes once, then the
-page view carries ``$feature/<key>`` and ``$active_feature_flags``). Interleaved rounds;
-a cell is the process CPU time of ``n`` requests plus the flush of their events (the
-sender thread's encoding and gzip included) divided by ``n``; medians, and the paired
-per-round difference.
+bench/flags_bench.py, ``one rollout flag`` on a 50 % rollout flag with two variants and
+no property filter (both evaluated locally; ``$feature_flag_called`` goes once per
+process, then the page view carries ``$feature/<key>`` and ``$active_feature_flags``).
+Interleaved rounds; a cell is the process CPU time of ``n`` requests plus the flush of
+their events (the sender thread's encoding and gzip included) divided by ``n``; medians,
+and the paired per-round difference.
+
+``--breakdown``: also ``engine only`` (the flags engine called in the view, nothing
+else) and ``properties only`` (the request's flag state set by hand: the page view's
+two properties, their encoding, no evaluation).
 
 ``--base DIR``: also run the ``no flag`` variant against another copy of the package
 (``git archive <commit> posthog_web | tar -x -C DIR``), in alternating subprocesses, to
@@ -45,8 +50,18 @@ from bench.flags_bench import three_condition_flag
 from posthog_web import Client
 from posthog_web.asgi import PostHogMiddleware
 from posthog_web.delivery import RecorderTransport
+from posthog_web.flags.results import FlagResult
+from posthog_web.web.request_flags import RequestFlags
 
 FLAG = "checkout-test"
+SIMPLE = "new-banner"
+# The most common kind of flag: a rollout percentage and variants, no property filter.
+SIMPLE_FLAG = {
+    "id": 2, "key": SIMPLE, "active": True, "version": 1,
+    "filters": {"groups": [{"properties": [], "rollout_percentage": 50}],
+                "multivariate": {"variants": [{"key": "control", "rollout_percentage": 50},
+                                              {"key": "test", "rollout_percentage": 50}]}},
+}  # fmt: skip
 PERSON = {"email": "ann@example.com", "plan": "pro", "age": 30, "app_version": "2.3.0"}
 
 
@@ -76,6 +91,33 @@ async def _page_with_flag(request: Request) -> Response:
     return HTMLResponse(PAGE)
 
 
+async def _page_with_simple_flag(request: Request) -> Response:
+    request.state.posthog.get_feature_flag(SIMPLE)
+    return HTMLResponse(PAGE)
+
+
+async def _engine_only(request: Request) -> Response:
+    # The flags engine alone, as the helper calls it: no helper, no event properties.
+    request.state.posthog._tracker.client.flags.evaluate(FLAG, "user-42", PERSON)
+    return HTMLResponse(PAGE)
+
+
+_RESULT = FlagResult(FLAG, "other", locally_evaluated=True)
+
+
+async def _properties_only(request: Request) -> Response:
+    # The request's flag state and the page view's two properties, with no evaluation.
+    state = request.state.posthog._context.flags = RequestFlags("user-42")
+    state.results[FLAG] = _RESULT
+    state.mark_read(FLAG)
+    return HTMLResponse(PAGE)
+
+
+#: ``--breakdown``: parts of the one-flag read, each alone.
+BREAKDOWN_VIEWS: dict[str, Callable[..., Any]] = {
+    "engine only": _engine_only,
+    "properties only": _properties_only,
+}
 # More variants, for a breakdown run from another script.
 EXTRA_VIEWS: dict[str, Callable[..., Any]] = {}
 
@@ -106,9 +148,19 @@ def measure(variants: list[str], rounds: int, n: int) -> dict[str, list[float]]:
     has_flags = hasattr(client, "flags")
     if has_flags:
         client.flags.set_definitions(
-            {"flags": [three_condition_flag(FLAG)], "group_type_mapping": {}, "cohorts": {}}
+            {
+                "flags": [three_condition_flag(FLAG), SIMPLE_FLAG],
+                "group_type_mapping": {},
+                "cohorts": {},
+            }
         )
-    views = {"no flag": _page, "one flag": _page_with_flag, **EXTRA_VIEWS}
+    views = {
+        "no flag": _page,
+        "one flag": _page_with_flag,
+        "one rollout flag": _page_with_simple_flag,
+        **BREAKDOWN_VIEWS,
+        **EXTRA_VIEWS,
+    }
     apps = {name: _app(client, views[name]) for name in variants}
     samples: dict[str, list[float]] = {name: [] for name in variants}
     loop = asyncio.new_event_loop()
@@ -158,21 +210,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=None)
     parser.add_argument("--n", type=int, default=None)
     parser.add_argument("--base", default=None, help="a directory holding another posthog_web")
+    parser.add_argument("--breakdown", action="store_true", help="time parts of a read alone")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--variants", nargs="+", default=["no flag", "one flag"])
+    parser.add_argument("--variants", nargs="+", default=["no flag"])
     args = parser.parse_args(argv)
     args.rounds = args.rounds or (5 if args.quick else 15)
     args.n = args.n or (300 if args.quick else 2000)
     if args.child:
         return _child(args)
     root = str(Path(__file__).parents[1])
-    samples = measure(["no flag", "one flag"], args.rounds, args.n)
-    diffs = [b - a for a, b in zip(samples["no flag"], samples["one flag"], strict=True)]
-    print(f"{args.rounds} rounds x {args.n} requests, CPU µs per request (median):")
-    print(f"  no flag   {statistics.median(samples['no flag']):7.1f}")
-    print(f"  one flag  {statistics.median(samples['one flag']):7.1f}")
-    print(f"  added by one flag read: {statistics.median(diffs):.1f} µs (paired rounds; "
-          f"quartiles {_quartiles(diffs)})")  # fmt: skip
+    names = ["no flag", "one rollout flag", "one flag"]
+    if args.breakdown:
+        names += list(BREAKDOWN_VIEWS)
+    samples = measure(names, args.rounds, args.n)
+    print(f"{args.rounds} rounds x {args.n} requests, CPU µs per request (median), and what")
+    print("each adds to the no-flag page (median of the paired rounds, quartiles):")
+    for name in names:
+        diffs = [b - a for a, b in zip(samples["no flag"], samples[name], strict=True)]
+        added = "" if name == "no flag" else (
+            f"  +{statistics.median(diffs):.1f} µs ({_quartiles(diffs)})"
+        )  # fmt: skip
+        print(f"  {name:<18} {statistics.median(samples[name]):7.1f}{added}")
     if args.base:
         base: list[float] = []
         new: list[float] = []

@@ -361,3 +361,18 @@ def _init_options(snippet: str) -> dict[str, Any]:
     _token, options = json.loads(f"[{text}]")
     assert isinstance(options, dict)
     return options
+
+
+def test_forced_flags_reach_the_request_helper_and_the_bootstrap(
+    make: MakeTracker, server: FlagsServer, posthog_flags: Any
+) -> None:
+    posthog_flags.set("checkout-test", "test-a", payload={"color": "red"})
+    tracker = make()
+    ctx = tracker.start(request())
+    helper = ctx.helper
+    assert helper.get_feature_flag("checkout-test") == "test-a"
+    assert helper.get_feature_flag_payload("checkout-test") == {"color": "red"}
+    assert helper.get_feature_flag("dark-mode") is None  # not forced: unknown
+    bootstrap = _init_options(posthog_snippet(helper))["bootstrap"]
+    assert bootstrap["featureFlags"] == {"checkout-test": "test-a"}
+    assert server.made("flags") == []
