@@ -77,7 +77,6 @@ class FlagReader:
 
     def __init__(self, client: Client, visitors: Visitors, emitter: Emitter) -> None:
         self._client = client
-        self._called = client._called  # the client's own dedupe table: one per process
         self._visitors = visitors
         self._emitter = emitter
 
@@ -114,7 +113,7 @@ class FlagReader:
                         groups or _EMPTY,
                         group_properties or _EMPTY,
                         False,
-                        anon_id,
+                        None if ctx.anonymous.identified else anon_id,
                         None,
                     )
             else:
@@ -255,8 +254,9 @@ class FlagReader:
             person or _EMPTY,
             groups or _EMPTY,
             group_properties or _EMPTY,
-            # posthog-js's $device_id is the anonymous id it was bootstrapped with.
-            device_id=anon_id if user_id is None else None,
+            # posthog-js's $device_id is the anonymous id it was bootstrapped with (an id
+            # posthog-js identified has a device id of its own, which the server lacks).
+            device_id=anon_id if user_id is None and not ctx.anonymous.identified else None,
             # Experience continuity: the server keeps the anonymous visitor's variant.
             anon_distinct_id=anon_id if user_id is not None and anon_id != user_id else None,
         )
@@ -284,7 +284,8 @@ class FlagReader:
         if not send_event:
             return
         groups = groups or _EMPTY
-        if self._called.first_time(state.distinct_id, result.key, result.value, groups):
+        # The client's own dedupe table, shared with its methods: one per process.
+        if self._client._called.first_time(state.distinct_id, result.key, result.value, groups):
             self._emitter.capture(ctx, EVENT_FLAG_CALLED, called_properties(result, groups))
 
     @staticmethod
