@@ -17,6 +17,7 @@ from posthog_web.flags.exposure import EVENT_FLAG_CALLED, called_properties
 from posthog_web.flags.results import FlagResult
 from posthog_web.web.context import RequestContext
 from posthog_web.web.emitter import Emitter
+from posthog_web.web.guard import guarded
 from posthog_web.web.request_flags import RequestFlags
 from posthog_web.web.visitor import Visitors
 
@@ -286,7 +287,9 @@ class FlagReader:
         groups = groups or _EMPTY
         # The client's own dedupe table, shared with its methods: one per process.
         if self._client._called.first_time(state.distinct_id, result.key, result.value, groups):
-            self._emitter.capture(ctx, EVENT_FLAG_CALLED, called_properties(result, groups))
+            # A read never loses its value because its event could not go (sync mode).
+            with guarded("$feature_flag_called"):
+                self._emitter.capture(ctx, EVENT_FLAG_CALLED, called_properties(result, groups))
 
     @staticmethod
     def _store_all(state: RequestFlags, results: dict[str, FlagResult], how: bool | str) -> None:

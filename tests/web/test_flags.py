@@ -8,13 +8,17 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from posthog_web import Client
+from posthog_web.delivery import RecorderTransport
 from posthog_web.web import RequestView, ResponseView
 from posthog_web.web.helper import NoopHelper, RequestHelper
 from posthog_web.web.snippet import posthog_snippet
@@ -376,3 +380,56 @@ def test_forced_flags_reach_the_request_helper_and_the_bootstrap(
     bootstrap = _init_options(posthog_snippet(helper))["bootstrap"]
     assert bootstrap["featureFlags"] == {"checkout-test": "test-a"}
     assert server.made("flags") == []
+
+
+ANYTHING = st.one_of(
+    st.none(), st.booleans(), st.integers(), st.floats(), st.text(), st.binary(),
+    st.lists(st.text(), max_size=3), st.dictionaries(st.text(), st.integers(), max_size=3),
+)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def offline_tracker() -> Iterator[Tracker]:
+    client = Client("phc_test", transport=RecorderTransport())
+    client.flags.set_definitions({"flags": [CHECKOUT, OFF], "group_type_mapping": {}})
+    yield Tracker(client, TrackerOptions(cookie_secret="s"))
+    client.shutdown(timeout=1.0)
+
+
+@given(key=ANYTHING, send_event=ANYTHING)
+def test_any_argument_gives_a_value_or_an_error_naming_the_field(
+    offline_tracker: Tracker, key: Any, send_event: Any
+) -> None:
+    helper = offline_tracker.start(request()).helper
+    for call in (
+        lambda: helper.get_feature_flag(key, send_event=send_event),
+        lambda: helper.feature_enabled(key, send_event=send_event),
+        lambda: helper.get_feature_flag_payload(key),
+        lambda: asyncio.run(helper.aget_feature_flag(key, send_event=send_event)),
+    ):
+        message = None
+        try:
+            value = call()
+        except (TypeError, ValueError) as error:
+            message = str(error)
+        if message is not None:
+            assert message.startswith(("key ", "send_event "))
+        else:
+            assert value is None or isinstance(value, (bool, str, dict))
+
+
+def test_a_read_keeps_its_value_when_its_event_cannot_go(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    # Sync mode: an event that cannot be delivered raises DeliveryError inside the read.
+    client = Client(TOKEN, host=f"http://127.0.0.1:{port}", sync_mode=True, max_retries=0)
+    try:
+        client.flags.set_definitions({"flags": [CHECKOUT], "group_type_mapping": {}})
+        helper = Tracker(client, TrackerOptions(cookie_secret="s")).start(request()).helper
+        assert helper.get_feature_flag("checkout-test") in ("control", "test-a", "test-b")
+        assert "$feature_flag_called failed" in caplog.text
+    finally:
+        client.shutdown(timeout=1.0)
