@@ -44,12 +44,15 @@ def check_exception_options(options: Any) -> None:
     ExceptionOptions(**_given(options))
 
 
-def exception_capture_for(base: ExceptionCapture, options: Any) -> ExceptionCapture:
+def exception_capture_for(base: object, options: Any) -> ExceptionCapture:
     """The capture of a tracker's requests: the client's own unless ``options`` refine it.
 
-    The client's own shares its flood buckets with ``client.capture_exception``.
+    The client's own (``base``) shares its flood buckets with ``client.capture_exception``;
+    a client-like object without one gets a new one.
     """
     given = _given(options)
-    if not given:
-        return base
-    return ExceptionCapture(dataclasses.replace(base.options, **given))
+    if isinstance(base, ExceptionCapture):
+        if not given:
+            return base
+        return ExceptionCapture(dataclasses.replace(base.options, **given))
+    return ExceptionCapture(ExceptionOptions(**given))

@@ -87,7 +87,7 @@ class Tracker:
         )
         self._logins = Logins(visitors, self._emitter, privacy.ledger)
         self.errors = RequestErrors(
-            exception_capture_for(client.exception_capture, options),
+            exception_capture_for(getattr(client, "exception_capture", None), options),
             self._emitter.exception,
             autocapture=options.capture_exceptions,
         )
