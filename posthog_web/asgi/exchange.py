@@ -42,6 +42,7 @@ _SKIPPED = _SkippedHelper()
 _GUARD_START = guarded("request start")
 _GUARD_RESPONSE = guarded("response start")
 _GUARD_PAGEVIEW = guarded("page view")
+_GUARD_EXCEPTION = guarded("exception capture")
 
 
 def attach(scope: Scope, helper: object) -> None:
@@ -142,10 +143,11 @@ class Exchange:
     def _escaped(self, exc: Exception) -> None:
         # Before the response started the server (or Starlette's ServerErrorMiddleware)
         # answers 500; after, the status already sent stands.
-        ctx = self.ctx
-        assert ctx is not None
-        status = 500 if self.response is None else self.response.status
-        self.tracker.errors.autocapture(ctx, exc, source=SOURCE_ASGI, status=status)
+        with _GUARD_EXCEPTION:
+            ctx = self.ctx
+            assert ctx is not None
+            status = 500 if self.response is None else self.response.status
+            self.tracker.errors.autocapture(ctx, exc, source=SOURCE_ASGI, status=status)
 
     def _refresh_user(self) -> None:
         # scope["user"] may appear only after an inner AuthenticationMiddleware ran,

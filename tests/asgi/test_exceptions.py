@@ -183,3 +183,48 @@ def test_a_flood_of_one_failure_is_bounded(client: Client, inbox: InboxServer) -
         for item in range(13):
             assert http.get(f"/items/{item}/fail").status_code == 500
     assert len(exceptions(client, inbox)) == 10
+
+
+class _Refusing(type):
+    def __instancecheck__(cls, instance: object) -> bool:
+        raise RuntimeError("a broken ignore list")
+
+
+class Unmatchable(Exception, metaclass=_Refusing):
+    """An ignored type whose isinstance check itself fails."""
+
+
+def test_a_failing_capture_is_logged_and_the_exception_goes_on(
+    client: Client, inbox: InboxServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    app = error_app(client, ignore_exceptions=[Unmatchable])
+    with TestClient(app, headers=BROWSER) as http, pytest.raises(CheckoutError):
+        http.get("/items/2/fail")
+    assert "exception capture failed" in caplog.text
+    assert exceptions(client, inbox) == []
+
+
+def test_bad_arguments_raise_at_the_call_in_and_outside_a_request() -> None:
+    helper = posthog_web.current()
+    with pytest.raises(TypeError, match="exc must be an exception instance"):
+        helper.capture_exception("boom")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="no exception is being handled"):
+        helper.capture_exception()
+    with pytest.raises(TypeError, match="properties"):
+        helper.capture_exception(ValueError("x"), properties={"n": object()})
+    helper.capture_exception(ValueError("outside a request: nothing is sent"))
+
+
+def test_bad_arguments_raise_inside_a_request(client: Client, inbox: InboxServer) -> None:
+    app = FastAPI()
+
+    @app.get("/bad")
+    def bad(posthog: PostHog) -> dict[str, str]:
+        with pytest.raises(TypeError, match="exc must be an exception instance"):
+            posthog.capture_exception(42)  # type: ignore[arg-type]
+        return {"ok": "yes"}
+
+    app.add_middleware(PostHogMiddleware, client=client)
+    with TestClient(app, headers=BROWSER) as http:
+        assert http.get("/bad").json() == {"ok": "yes"}
+    assert exceptions(client, inbox) == []
