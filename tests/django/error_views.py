@@ -25,6 +25,15 @@ async def async_fails(request: HttpRequest) -> HttpResponse:
     raise CheckoutError("async order failed")
 
 
+class Unprintable(Exception):
+    def __str__(self) -> str:
+        raise RuntimeError("no str for you")
+
+
+def exotic(request: HttpRequest) -> HttpResponse:
+    raise Unprintable
+
+
 def missing(request: HttpRequest) -> HttpResponse:
     raise Http404("no such page")
 
@@ -70,6 +79,7 @@ urlpatterns = [
     path("orders/<int:order>/fail/", fails, name="fails"),
     path("async-fail/", async_fails),
     path("missing/", missing),
+    path("exotic/", exotic),
     path("forbidden/", forbidden),
     path("handled/", handled),
     path("api/fails/", ApiFails.as_view()),

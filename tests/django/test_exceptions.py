@@ -90,6 +90,23 @@ async def test_an_async_view_is_captured_too(posthog: Harness) -> None:
     assert event["properties"]["$response_status"] == 500
 
 
+@pytest.mark.anyio
+async def test_a_sync_view_under_the_async_handler(posthog: Harness) -> None:
+    client = AsyncClient(raise_request_exception=False)
+    assert (await client.get("/orders/5/fail/")).status_code == 500
+    [event] = _exceptions(posthog)
+    assert event["properties"]["route"] == "/orders/<int:order>/fail/"
+
+
+def test_an_exception_that_cannot_be_printed_still_gives_a_valid_event(
+    posthog: Harness,
+) -> None:
+    client = Client(raise_request_exception=False)
+    assert client.get("/exotic/").status_code == 500
+    [event] = _exceptions(posthog)  # the inbox validates $exception like PostHog
+    assert event["properties"]["$exception_list"][0]["type"] == "Unprintable"
+
+
 @pytest.mark.parametrize(("path", "status"), [("/missing/", 404), ("/forbidden/", 403)])
 def test_4xx_exceptions_are_not_errors(posthog: Harness, path: str, status: int) -> None:
     client = Client(raise_request_exception=False)
