@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import BackgroundTasks, FastAPI, HTTPException, Request
 from fastapi.responses import HTMLResponse, StreamingResponse
 from fastapi.testclient import TestClient
 
@@ -37,6 +37,14 @@ def error_app(client: Client, **options: Any) -> FastAPI:
             raise CheckoutError("the stream broke")
 
         return StreamingResponse(chunks(), media_type="text/html")
+
+    @app.get("/later", response_class=HTMLResponse)
+    def later(tasks: BackgroundTasks) -> str:
+        def send_receipt() -> None:
+            raise CheckoutError("the receipt failed")
+
+        tasks.add_task(send_receipt)
+        return "<!doctype html><title>later</title>"
 
     @app.get("/missing")
     def missing() -> dict[str, str]:
@@ -113,6 +121,19 @@ def test_an_exception_after_the_response_started_keeps_its_status(
         http.get("/stream")
     [event] = exceptions(client, inbox)
     assert event["properties"]["$response_status"] == 200
+
+
+def test_a_background_task_after_the_response(client: Client, inbox: InboxServer) -> None:
+    with (
+        TestClient(error_app(client), headers=BROWSER) as http,
+        pytest.raises(CheckoutError, match="the receipt failed"),
+    ):
+        http.get("/later")
+    [event] = exceptions(client, inbox)
+    assert event["properties"]["$response_status"] == 200
+    assert event["properties"]["route"] == "/later"
+    [pageview] = pageviews(client, inbox)
+    assert event["distinct_id"] == pageview["distinct_id"]
 
 
 def test_what_fastapi_answers_itself_is_not_an_error(client: Client, inbox: InboxServer) -> None:
