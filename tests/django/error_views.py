@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.urls import path
@@ -32,6 +34,18 @@ class Unprintable(Exception):
 
 def exotic(request: HttpRequest) -> HttpResponse:
     raise Unprintable
+
+
+class FailingMiddleware:
+    """An inner middleware that fails on /handled/ (not a view: no process_exception)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.path == "/handled/":
+            raise CheckoutError("the middleware failed")
+        return self.get_response(request)
 
 
 def missing(request: HttpRequest) -> HttpResponse:

@@ -107,6 +107,17 @@ def test_an_exception_that_cannot_be_printed_still_gives_a_valid_event(
     assert event["properties"]["$exception_list"][0]["type"] == "Unprintable"
 
 
+def test_an_inner_middleware_s_exception_is_sent_once(posthog: Harness, settings: Any) -> None:
+    settings.MIDDLEWARE = [*settings.MIDDLEWARE, "tests.django.error_views.FailingMiddleware"]
+    client = Client(raise_request_exception=False)
+    assert client.get("/handled/").status_code == 500
+    assert client.get("/orders/4/fail/").status_code == 500  # a view's: still once
+    first, second = _exceptions(posthog)
+    assert first["properties"]["$exception_list"][0]["value"] == "the middleware failed"
+    assert first["properties"]["$response_status"] == 500
+    assert second["properties"]["$exception_list"][0]["value"] == "order 4 failed"
+
+
 @pytest.mark.parametrize(("path", "status"), [("/missing/", 404), ("/forbidden/", 403)])
 def test_4xx_exceptions_are_not_errors(posthog: Harness, path: str, status: int) -> None:
     client = Client(raise_request_exception=False)
