@@ -20,6 +20,7 @@ from posthog_web.asgi.types import (
 )
 from posthog_web.web import ResponseView
 from posthog_web.web.context import RequestContext
+from posthog_web.web.errors import SOURCE_ASGI
 from posthog_web.web.guard import guarded
 from posthog_web.web.helper import NoopHelper, bind, unbind
 from posthog_web.web.tracker import Tracker
@@ -41,6 +42,7 @@ _SKIPPED = _SkippedHelper()
 _GUARD_START = guarded("request start")
 _GUARD_RESPONSE = guarded("response start")
 _GUARD_PAGEVIEW = guarded("page view")
+_GUARD_EXCEPTION = guarded("exception capture")
 
 
 def attach(scope: Scope, helper: object) -> None:
@@ -122,14 +124,30 @@ class Exchange:
             return
         self._refresh_user()
         self.ctx.refresh_user = self._refresh_user
+        self.ctx.route_reader = self._route
         helper = self.ctx.helper
         attach(self.scope, helper)
         token = bind(helper)
         try:
             await self.app(self.scope, receive, self._send)
+        except Exception as exc:
+            self._escaped(exc)
+            raise
         finally:
             unbind(token)
             self.ctx.release()
+
+    def _route(self) -> tuple[str | None, str | None, str | None]:
+        return route_view_name(self.scope, self.root_path)
+
+    def _escaped(self, exc: Exception) -> None:
+        # Before the response started the server (or Starlette's ServerErrorMiddleware)
+        # answers 500; after, the status already sent stands.
+        with _GUARD_EXCEPTION:
+            ctx = self.ctx
+            assert ctx is not None
+            status = 500 if self.response is None else self.response.status
+            self.tracker.errors.autocapture(ctx, exc, source=SOURCE_ASGI, status=status)
 
     def _refresh_user(self) -> None:
         # scope["user"] may appear only after an inner AuthenticationMiddleware ran,

@@ -78,6 +78,11 @@ DEFAULTS: dict[str, Any] = {
     "RESPECT_DNT": False,
     "COOKIELESS_MODE": "off",
     "ALLOW_INSECURE_HTTP": False,
+    # Error tracking (docs/errors.md).
+    "CAPTURE_EXCEPTIONS": True,
+    "IGNORE_EXCEPTIONS": None,  # None: Http404, PermissionDenied, 4xx HTTPException...
+    "IN_APP": None,  # None: every module outside site-packages and the standard library
+    "CAPTURE_CODE_VARIABLES": None,  # None: the client's exception_options (off)
 }
 
 _TYPES: dict[str, tuple[Any, ...]] = {
@@ -125,6 +130,10 @@ _TYPES: dict[str, tuple[Any, ...]] = {
     "RESPECT_DNT": (bool,),
     "COOKIELESS_MODE": (str,),
     "ALLOW_INSECURE_HTTP": (bool,),
+    "CAPTURE_EXCEPTIONS": (bool,),
+    "IGNORE_EXCEPTIONS": (list, tuple, _NONE),
+    "IN_APP": (_STRINGS, _NONE),
+    "CAPTURE_CODE_VARIABLES": (bool, _NONE),
 }
 
 _TYPE_NAMES = {
@@ -137,6 +146,8 @@ _TYPE_NAMES = {
     _CALLABLE: "a callable (or its dotted path)",
     _STRINGS: "a list or tuple of str",
     dict: "a dict",
+    list: "a list",
+    tuple: "a tuple",
 }
 
 

@@ -70,6 +70,12 @@ class RequestContext:
     # a per-visitor posthog-js bootstrap was rendered (the response must stay private).
     untracked: bool | None = None
     bootstrapped: bool = False
+    # Error tracking (web/errors.py): the adapter's reader of the matched route, the
+    # status the framework answered, and a view's exception waiting for that status.
+    route_reader: Callable[[], tuple[str | None, str | None, str | None]] | None = None
+    response_status: int | None = None
+    pending_exception: BaseException | None = None
+    pending_source: str | None = None
     helper: RequestHelper = field(init=False)
 
     def release(self) -> None:
@@ -81,5 +87,7 @@ class RequestContext:
         (and, now and then, over the whole heap). The helper keeps working afterwards.
         """
         self.refresh_user = None
+        self.route_reader = None
+        self.pending_exception = None
         with contextlib.suppress(AttributeError):  # released already
             del self.helper

@@ -6,13 +6,14 @@ Every event carries the request's identity (``$session_id``, ``$window_id``, ``$
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from posthog_web.events import (
     COOKIELESS_SENTINEL,
     EVENT_BOT_PAGEVIEW,
     EVENT_CREATE_ALIAS,
+    EVENT_EXCEPTION,
     EVENT_IDENTIFY,
     EVENT_PAGEVIEW,
     EVENT_SCREEN,
@@ -137,6 +138,25 @@ class Emitter:
         props: dict[str, Any] = {"distinct_id": distinct_id, "alias": alias}
         self._add_request_identity(ctx, props)
         self._enqueue(EVENT_CREATE_ALIAS, distinct_id, props, ctx, personless=False)
+
+    def exception(
+        self,
+        ctx: RequestContext,
+        properties: dict[str, Any],
+        build: Callable[[dict[str, Any]], dict[str, Any] | None],
+    ) -> None:
+        """Send ``$exception``: ``build`` turns the request's and the caller's properties
+        into the event's (None: nothing sent). An opted-out visitor's is never built."""
+        if not ctx.resolved:
+            self._visitors.resolve(ctx)
+        if ctx.opted_out:
+            return
+        props = self._context_properties(ctx)
+        if properties:
+            props.update(self._scrubbed(properties))
+        built = build(props)
+        if built is not None:
+            self._enqueue(EVENT_EXCEPTION, self._visitors.distinct_id(ctx), built, ctx)
 
     def _context_properties(self, ctx: RequestContext) -> dict[str, Any]:
         props = self.properties.context(ctx.request)

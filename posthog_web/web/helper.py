@@ -10,6 +10,7 @@ anywhere inside the request; integrations ``bind`` it and ``unbind`` it in ``fin
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Mapping
 from contextvars import ContextVar, Token
 from typing import Any, ClassVar, Protocol, TypeVar
@@ -68,6 +69,18 @@ class HelperTracker(Protocol[C_contra]):
     def alias(self, ctx: C_contra, alias: str) -> None: ...
     def login(self, ctx: C_contra, distinct_id: str, properties: dict[str, Any] | None) -> None: ...
     def logout(self, ctx: C_contra) -> None: ...
+    def capture_exception(
+        self, ctx: C_contra, exc: BaseException, properties: dict[str, Any]
+    ) -> None: ...
+    def autocapture(
+        self,
+        ctx: C_contra,
+        exc: BaseException,
+        source: str,
+        *,
+        status: int | None = None,
+        handled: bool = False,
+    ) -> None: ...
 
 
 class RequestHelper:
@@ -218,6 +231,32 @@ class RequestHelper:
         with guarded("logout"):
             self._tracker.logout(self._context)
 
+    def capture_exception(
+        self, exc: BaseException | None = None, properties: Mapping[str, Any] | None = None
+    ) -> None:
+        """Send an ``$exception`` for this visitor, with the request's masked context.
+
+        Attributed to the request's distinct id and session, with ``$current_url``,
+        ``$pathname``, ``$request_method``, the route, ``$ip`` and, once known, the response
+        status (docs/errors.md). Marked handled; sent even when autocapture is off.
+
+        Args:
+            exc: the exception; None: the one being handled (``sys.exc_info()``).
+            properties: more event properties (a ``$exception_fingerprint`` here sets
+                PostHog's grouping).
+        """
+        error = _exception(exc)
+        props = _checked(properties, "properties")
+        with guarded("capture_exception"):
+            self._tracker.capture_exception(self._context, error, props)
+
+    def _autocapture(
+        self, exc: BaseException, source: str, *, status: int | None = None, handled: bool = False
+    ) -> None:
+        # For the adapters (Django's process_exception, DRF's handler): never raises.
+        with guarded("exception capture"):
+            self._tracker.autocapture(self._context, exc, source, status=status, handled=handled)
+
 
 class NoopHelper(RequestHelper):
     """What :func:`current` returns outside a request: checks arguments, sends nothing.
@@ -307,6 +346,28 @@ class NoopHelper(RequestHelper):
 
     def logout(self) -> None:
         self._note()
+
+    def capture_exception(
+        self, exc: BaseException | None = None, properties: Mapping[str, Any] | None = None
+    ) -> None:
+        _exception(exc)
+        _checked(properties, "properties")
+        self._note()
+
+    def _autocapture(
+        self, exc: BaseException, source: str, *, status: int | None = None, handled: bool = False
+    ) -> None:
+        pass
+
+
+def _exception(exc: object) -> BaseException:
+    if exc is None:
+        exc = sys.exc_info()[1]
+        if exc is None:
+            raise ValueError("exc is None and no exception is being handled")
+    elif not isinstance(exc, BaseException):
+        raise TypeError(f"exc must be an exception instance, not {type(exc).__name__}")
+    return exc
 
 
 def _check_name(name: object) -> None:

@@ -22,6 +22,8 @@ from posthog_web.web.bots import POSTHOG_JS_BLOCKED_UAS, SERVER_BLOCKED_UAS, Bot
 from posthog_web.web.context import RequestContext
 from posthog_web.web.cookies import ResponseCookies
 from posthog_web.web.emitter import Emitter
+from posthog_web.web.error_options import exception_capture_for
+from posthog_web.web.errors import RequestErrors
 from posthog_web.web.helper import RequestHelper
 from posthog_web.web.identity import CookieSigner
 from posthog_web.web.login import Logins
@@ -84,6 +86,11 @@ class Tracker:
             personless_anonymous=options.person_profiles == "identified_only",
         )
         self._logins = Logins(visitors, self._emitter, privacy.ledger)
+        self.errors = RequestErrors(
+            exception_capture_for(getattr(client, "exception_capture", None), options),
+            self._emitter.exception,
+            autocapture=options.capture_exceptions,
+        )
         self._cookies = ResponseCookies(visitors, self.untracked)
         self._posthog_js = posthog_js_config(options, client)
         self._lock = threading.Lock()
@@ -145,6 +152,7 @@ class Tracker:
         if ctx.finished:
             return
         ctx.finished = True
+        self.errors.finished(ctx, response.status)
         if pageview is None:
             pageview = self._rules.is_pageview(ctx.request, response)
         if not (ctx.page_requested or pageview):
@@ -279,6 +287,24 @@ class Tracker:
     ) -> None:
         """Send a custom event with the request context (arguments already checked)."""
         self._emitter.capture(ctx, event, properties, timestamp=timestamp)
+
+    def capture_exception(
+        self, ctx: RequestContext, exc: BaseException, properties: dict[str, Any]
+    ) -> None:
+        """Send ``$exception`` for ``exc`` with the request context (arguments checked)."""
+        self.errors.capture_exception(ctx, exc, properties)
+
+    def autocapture(
+        self,
+        ctx: RequestContext,
+        exc: BaseException,
+        source: str,
+        *,
+        status: int | None = None,
+        handled: bool = False,
+    ) -> None:
+        """An exception escaped the view (see :meth:`RequestErrors.autocapture`)."""
+        self.errors.autocapture(ctx, exc, source=source, status=status, handled=handled)
 
     def pageview_properties(
         self, ctx: RequestContext, name: str | None, properties: dict[str, Any]
