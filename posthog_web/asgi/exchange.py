@@ -6,6 +6,7 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any, TypeAlias
 
+from posthog_web.asgi.groups import GroupsFn, groups_source
 from posthog_web.asgi.request import request_view
 from posthog_web.asgi.response import private_headers, set_cookie_header
 from posthog_web.asgi.routes import route_view_name
@@ -76,6 +77,7 @@ class Exchange:
         "ctx",
         "done",
         "excluded",
+        "groups",
         "response",
         "root_path",
         "ruled_out",
@@ -95,8 +97,10 @@ class Exchange:
         tracker: Tracker,
         scope: Scope,
         send: Send,
+        groups: GroupsFn | None = None,
     ) -> None:
         self.app = app
+        self.groups = groups
         self.user_identity = user_identity
         self.tracker = tracker
         self.scope = scope
@@ -122,6 +126,8 @@ class Exchange:
             return
         self._refresh_user()
         self.ctx.refresh_user = self._refresh_user
+        if self.groups is not None:
+            self.ctx.groups_source = groups_source(self.groups, self.scope)
         helper = self.ctx.helper
         attach(self.scope, helper)
         token = bind(helper)

@@ -70,6 +70,11 @@ class RequestContext:
     # a per-visitor posthog-js bootstrap was rendered (the response must stay private).
     untracked: bool | None = None
     bootstrapped: bool = False
+    # The request's groups (web/groups.py): group() calls, then the configured callable's
+    # result under them once resolved; the callable an adapter handed in, until then.
+    groups: dict[str, str] | None = None
+    groups_resolved: bool = False
+    groups_source: Callable[[], object] | None = None
     helper: RequestHelper = field(init=False)
 
     def release(self) -> None:
@@ -81,5 +86,6 @@ class RequestContext:
         (and, now and then, over the whole heap). The helper keeps working afterwards.
         """
         self.refresh_user = None
+        self.groups_source = None
         with contextlib.suppress(AttributeError):  # released already
             del self.helper
