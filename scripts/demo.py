@@ -232,6 +232,39 @@ class Inbox:
         persons: list[dict[str, Any]] = answer.json()["persons"]
         return persons
 
+    def analytics(self) -> dict[str, Any]:
+        answer = requests.get(f"{self.url}/api/view/analytics", params={"range": "all"}, timeout=30)
+        answer.raise_for_status()
+        figures: dict[str, Any] = answer.json()
+        return figures
+
+
+SUMMARY_BREAKDOWNS = (
+    ("pages", "top pages"),
+    ("entry_pages", "entry pages"),
+    ("exit_pages", "exit pages"),
+    ("referring_domains", "referring domains"),
+    ("utm_sources", "UTM sources"),
+    ("utm_campaigns", "UTM campaigns"),
+    ("browsers", "browsers"),
+    ("device_types", "device types"),
+)
+
+
+def print_analytics(inbox: Inbox, out: TextIO) -> None:
+    """The web analytics summary, read back from the inbox's API, as text."""
+    f = inbox.analytics()
+    print("\nWeb analytics, all events (read back from the inbox's /api/view/analytics):", file=out)
+    print(
+        f"  visitors {f['visitors']}   page views {f['page_views']}   sessions {f['sessions']}"
+        f"   session duration {f['session_duration']:.1f} s   bounce rate {f['bounce_rate']:.0%}",
+        file=out,
+    )
+    for name, title in SUMMARY_BREAKDOWNS:
+        rows = f["breakdowns"][name]
+        shown = ", ".join(f"{r['value']} {r.get('views', r.get('sessions'))}" for r in rows[:5])
+        print(f"  {title:<18} {shown or 'none'}", file=out)
+
 
 @dataclass
 class Journey:
@@ -428,6 +461,12 @@ def keep_running(apps: list[App], inbox_url: str, out: TextIO) -> int:
     print(f"\nStill running (Ctrl-C stops everything):\n  inbox      {inbox_url}/", file=out)
     for app in apps:
         print(f"  {app.name:<10} {app.url}/   (log in as {USER} / {PASSWORD})", file=out)
+    print(
+        f"\nLook at {inbox_url}/analytics for what PostHog's Web Analytics makes of the visits,"
+        "\nthen Events (live), Persons (the login's merge), Sessions and Warnings; browse an app"
+        " and watch the events arrive.",
+        file=out,
+    )
     out.flush()
     try:
         while True:
@@ -451,7 +490,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             inbox_url = start(apps, workdir)
             print("posthog-web demo: the example apps send to a local PostHog inbox\n")
-            print(f"  inbox      {inbox_url}/   (events live; /persons, /sessions)")
+            print(f"  inbox      {inbox_url}/   (events live; /analytics, /persons, /sessions)")
             for app in apps:
                 print(f"  {app.name:<10} {app.url}/   {app.about}")
             print(
@@ -470,6 +509,7 @@ def main(argv: list[str] | None = None) -> int:
             count = sum(len(app.events) for app in apps)
             elapsed = time.monotonic() - began
             print(f"\nAll {count} events arrived, attributed as expected ({elapsed:.1f} s).")
+            print_analytics(inbox, sys.stdout)
             if args.keep_running:
                 return keep_running(apps, inbox_url, sys.stdout)
             return 0

@@ -6,27 +6,32 @@ request log.
 
 from __future__ import annotations
 
+import datetime as dt
+import html
 import json
 import logging
+import secrets
 import time
 from collections.abc import Callable, Iterable
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from posthog_web.inbox import page
+from posthog_web.inbox import ui
 from posthog_web.inbox.body import BodyProblem, read_body
+from posthog_web.inbox.decoding import DecodeError, decode_body
 from posthog_web.inbox.faults import FaultAction
+from posthog_web.inbox.flags import DEFINITIONS_ROUTES, FLAG_CALLED
 from posthog_web.inbox.persons import merge_view
 from posthog_web.inbox.recorded import RecordedRequest
 from posthog_web.inbox.sessions import group_sessions
 from posthog_web.inbox.state import InboxState
+from posthog_web.inbox.ui import html as ui_html
 from posthog_web.inbox.validation import Refusal, body_limit, validate_capture
 
 logger = logging.getLogger(__name__)
 
 CAPTURE_PATHS = frozenset({"/batch", "/capture", "/e", "/i/v0/e", "/track", "/engage"})
-FLAGS_BODY = {"featureFlags": {}, "featureFlagPayloads": {}, "errorsWhileComputingFlags": False}
 _REMOTE_CONFIG = {
     "supportedCompression": ["gzip", "gzip-js"],
     "hasFeatureFlags": False,
@@ -37,7 +42,6 @@ _REMOTE_CONFIG = {
 }
 _RECORDING_LIMIT = 25 * 1024 * 1024
 _OTHER_LIMIT = 2 * 1024 * 1024
-_PAGE_LIMIT = 200
 
 
 class InboxRequestHandler(BaseHTTPRequestHandler):
@@ -174,17 +178,25 @@ class InboxRequestHandler(BaseHTTPRequestHandler):
                 script = b"/* posthog-web inbox: no remote config */\n"
                 self._respond(200, script, "application/javascript; charset=utf-8")
             elif route.endswith("/config"):
-                self._send_json(200, _REMOTE_CONFIG)
+                # posthog-js asks /flags only when the remote config says there are flags.
+                has_flags = bool(self.inbox.flags.current()[2].flags)
+                self._send_json(200, {**_REMOTE_CONFIG, "hasFeatureFlags": has_flags})
             else:
                 self._not_found()
-        elif route in ("/flags", "/decide") and method in ("GET", "POST"):
-            self._send_json(200, FLAGS_BODY)
+        elif route in DEFINITIONS_ROUTES or route in ("/flags", "/decide", "/api/flags"):
+            self._flags(route, method, query, body)
         elif route == "/s" and method in ("GET", "POST"):
             self._send_json(200, {"status": "Ok"})
+        elif route.startswith("/api/view/") and method == "GET":
+            view = ui.by_name(route.removeprefix("/api/view/"))
+            if view is None:
+                self._not_found()
+            else:
+                self._view(view, query, as_page=False)
         elif route.startswith("/api/"):
             self._api(route, method, query, body)
-        elif route in ("/", "/persons", "/sessions") and method == "GET":
-            self._page(route, query)
+        elif method == "GET" and (page_view := ui.by_page(route)) is not None:
+            self._view(page_view, query, as_page=True)
         else:
             self._not_found()
 
@@ -222,19 +234,63 @@ class InboxRequestHandler(BaseHTTPRequestHandler):
         else:
             self._not_found()
 
-    def _page(self, route: str, query: dict[str, str]) -> None:
-        store = self.inbox.store
-        if route == "/persons":
-            html = page.render_persons(*merge_view(store.events()))
-        elif route == "/sessions":
-            html = page.render_sessions(group_sessions(store.events()))
-        else:
-            event, distinct_id = query.get("event") or None, query.get("distinct_id") or None
-            rows = store.rows(event, distinct_id, _PAGE_LIMIT)
-            html = page.render_events(
-                rows, event=event, distinct_id=distinct_id, total=store.count()
+    def _flags(self, route: str, method: str, query: dict[str, str], body: bytes) -> None:
+        flags = self.inbox.flags
+        if route in DEFINITIONS_ROUTES and method == "GET":
+            status, answer, headers = flags.definitions_answer(
+                self.headers.get("Authorization"), self.headers.get("If-None-Match")
             )
-        self._respond(200, html.encode("utf-8"), "text/html; charset=utf-8")
+            if answer is None:
+                self._respond(status, b"", None, headers)
+            else:
+                self._send_json(status, answer, headers)
+        elif route == "/api/flags" and method == "GET":
+            self._send_json(200, flags.summary(self.inbox.store.events(FLAG_CALLED)))
+        elif route in ("/flags", "/decide") and method in ("GET", "POST"):
+            try:
+                request = decode_body(
+                    body if method == "POST" else query.get("data", "").encode(),
+                    query=query,
+                    content_type=self.headers.get("Content-Type"),
+                    content_encoding=self.headers.get("Content-Encoding"),
+                    limit=_OTHER_LIMIT,
+                )
+            except DecodeError:
+                request = {}  # as before: an undecodable body gets the flags of nobody
+            self._send_json(200, flags.flags_answer(request))
+        else:
+            self._not_found()
+
+    def _view(self, view: ui.View, query: dict[str, str], *, as_page: bool) -> None:
+        context = ui.ViewContext(
+            self.inbox.data,
+            self.inbox.requests.all(),
+            query,
+            dt.datetime.now(dt.timezone.utc),
+            self.inbox.flags,
+        )
+        try:
+            figures = view.figures(context)
+        except (ValueError, LookupError) as exc:
+            status = 404 if isinstance(exc, LookupError) else 400
+            if not as_page:
+                self._send_json(status, {"error": str(exc).strip("'\"")})
+                return
+            body = f'<p class="flag">{html.escape(str(exc))}</p>'
+        else:
+            status = 200
+            if not as_page:
+                self._send_json(200, figures)
+                return
+            body = view.render(context, figures)
+        if query.get("fragment"):
+            self._respond(status, body.encode("utf-8"), "text/html; charset=utf-8")
+            return
+        nonce = secrets.token_urlsafe(16)
+        nav = [(v.page, v.title) for v in ui.navigation()]
+        page = ui_html.layout(view.title, body, nav, view.page, nonce)
+        csp = [("Content-Security-Policy", ui_html.content_security_policy(nonce))]
+        self._respond(status, page.encode("utf-8"), "text/html; charset=utf-8", csp)
 
     def _not_found(self) -> None:
         self._send_json(404, {"type": "not_found", "code": "not_found", "status": 404})

@@ -29,6 +29,8 @@ class _Person:
     distinct_ids: list[str]
     is_identified: bool = False
     properties: dict[str, Any] = field(default_factory=dict)
+    #: Which event brought which ids onto this person, in order.
+    merges: list[dict[str, Any]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -61,7 +63,18 @@ class _Persons:
         target.properties = {**source.properties, **target.properties}
         for distinct_id in source.distinct_ids:
             self.add_id(target, distinct_id)
+        target.merges.extend(source.merges)
         self.order.remove(source)
+
+    def record_merge(self, person: _Person, event: dict[str, Any], ids: list[str]) -> None:
+        person.merges.append(
+            {
+                "distinct_ids": ids,
+                "event": event["event"],
+                "uuid": event.get("uuid"),
+                "timestamp": event.get("timestamp"),
+            }
+        )
 
     def refuse(self, event: dict[str, Any], reason: str, other: Any = None) -> None:
         self.refusals.append(
@@ -79,7 +92,44 @@ def merge_view(
     events: Iterable[dict[str, Any]],
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Apply the merge rules to ``events`` in order; return (persons, refusals)."""
-    persons = _Persons()
+    persons = _apply(events)
+    return [p.as_dict() for p in persons.order], persons.refusals
+
+
+def merge_history(
+    events: Iterable[dict[str, Any]],
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Like merge_view(), each person also with ``merges``: which event merged which ids."""
+    history = MergeHistory()
+    history.add(events)
+    return history.persons(), history.refusals()
+
+
+class MergeHistory:
+    """The merge rules applied incrementally: add events in arrival order, read at any time."""
+
+    def __init__(self) -> None:
+        self._persons = _Persons()
+
+    def add(self, events: Iterable[dict[str, Any]]) -> None:
+        """Apply ``events`` (the ones stored after those already added)."""
+        _apply(events, self._persons)
+
+    def persons(self) -> list[dict[str, Any]]:
+        """Every person, as merge_view() has them, with ``merges``."""
+        return [{**p.as_dict(), "merges": list(p.merges)} for p in self._persons.order]
+
+    def refusals(self) -> list[dict[str, Any]]:
+        """The refused merges and dropped person events so far."""
+        return list(self._persons.refusals)
+
+    def person_of(self) -> dict[str, str]:
+        """Each distinct id with a person -> that person's first distinct id."""
+        return {i: person.distinct_ids[0] for i, person in self._persons.by_id.items()}
+
+
+def _apply(events: Iterable[dict[str, Any]], persons: _Persons | None = None) -> _Persons:
+    persons = _Persons() if persons is None else persons
     for event in events:
         properties = event.get("properties") or {}
         if properties.get("$process_person_profile") is False:
@@ -88,7 +138,7 @@ def merge_view(
             continue
         target = _merge(persons, event, properties) or persons.get_or_create(event["distinct_id"])
         _update_properties(target, event, properties)
-    return [p.as_dict() for p in persons.order], persons.refusals
+    return persons
 
 
 def _merge(persons: _Persons, event: dict[str, Any], properties: dict[str, Any]) -> _Person | None:
@@ -108,17 +158,22 @@ def _merge(persons: _Persons, event: dict[str, Any], properties: dict[str, Any])
     if target is None and source is None:
         target = persons.get_or_create(into)
         persons.add_id(target, other)
+        persons.record_merge(target, event, [other])
     elif target is None:
         assert source is not None
         persons.add_id(source, into)
         target = source
+        persons.record_merge(target, event, [into])
     elif source is not None and source is not target:
         if source.is_identified and event["event"] != MERGE_DANGEROUSLY:
             persons.refuse(event, ALREADY_IDENTIFIED, other)
         else:
+            absorbed = list(source.distinct_ids)
             persons.absorb(target, source)
+            persons.record_merge(target, event, absorbed)
     elif source is None:
         persons.add_id(target, other)
+        persons.record_merge(target, event, [other])
     target.is_identified = True
     return target
 

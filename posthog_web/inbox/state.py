@@ -11,8 +11,10 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from posthog_web.inbox.faults import FaultInjector
+from posthog_web.inbox.flags import InboxFlags
 from posthog_web.inbox.recorded import RecordedRequest
 from posthog_web.inbox.store import EventStore
+from posthog_web.inbox.ui import InboxData
 
 #: Only the latest requests are kept, so a long-running inbox does not grow without bound.
 MAX_RECORDED_REQUESTS = 10_000
@@ -40,7 +42,8 @@ class RequestLog:
 
 @dataclass(slots=True)
 class InboxState:
-    """The store, the fault injector, the request log and the stop signal of one inbox.
+    """The store, the fault injector, the request log, the stop signal and the flags of one
+    inbox.
 
     ``faults`` may be replaced while serving (``InboxServer.faults`` is assignable).
     """
@@ -49,6 +52,12 @@ class InboxState:
     faults: FaultInjector = field(default_factory=FaultInjector)
     requests: RequestLog = field(default_factory=RequestLog)
     stopping: threading.Event = field(default_factory=threading.Event)
+    flags: InboxFlags = field(default_factory=InboxFlags)
+    #: The stored events as the page's views read them (cached).
+    data: InboxData = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.data = InboxData(self.store)
 
     def clear(self) -> None:
         """Forget every stored event and recorded request (faults stay armed)."""

@@ -26,6 +26,15 @@ CREATE TABLE IF NOT EXISTS events (
 CREATE INDEX IF NOT EXISTS events_event ON events (event);
 CREATE INDEX IF NOT EXISTS events_distinct_id ON events (distinct_id);
 """
+# Migrations by PRAGMA user_version: each runs once on an existing database, in order.
+_MIGRATIONS = (
+    # 1: the page's views look events up by uuid (duplicates) and by session.
+    "CREATE INDEX IF NOT EXISTS events_uuid ON events (uuid);"
+    "CREATE INDEX IF NOT EXISTS events_session_id"
+    " ON events (json_extract(data, '$.properties.\"$session_id\"'));",
+)
+#: The schema version a migrated database has.
+SCHEMA_VERSION = len(_MIGRATIONS)
 
 
 @dataclass(frozen=True)
@@ -49,11 +58,19 @@ class EventStore:
         self._conn = sqlite3.connect(target, check_same_thread=False)
         self._changed = threading.Condition(threading.Lock())
         self._closed = False
+        #: Bumped by clear(), so caches of the stored rows know to start again.
+        self.generation = 0
         with self._changed:
             if db_path is not None:
                 self._conn.execute("PRAGMA journal_mode=WAL")
                 self._conn.execute("PRAGMA synchronous=NORMAL")
             self._conn.executescript(_SCHEMA)
+            self._migrate()
+
+    def _migrate(self) -> None:
+        (version,) = self._conn.execute("PRAGMA user_version").fetchone()
+        for number, script in enumerate(_MIGRATIONS[version:], start=version + 1):
+            self._conn.executescript(script + f"PRAGMA user_version = {number};")
 
     def add(self, events: list[dict[str, Any]]) -> None:
         """Store ``events`` (already validated) and wake every waiter."""
@@ -123,6 +140,22 @@ class EventStore:
             f"all events received: {seen or 'none'}"
         )
 
+    def rows_after(self, row_id: int) -> list[StoredEvent]:
+        """Every event stored after row ``row_id``, in arrival order (the page's cache reads it)."""
+        with self._changed:
+            self._check_open()
+            found = self._conn.execute(
+                "SELECT id, received_at, data FROM events WHERE id > ? ORDER BY id", (row_id,)
+            ).fetchall()
+        return [StoredEvent(i, received, json.loads(data)) for i, received, data in found]
+
+    def last_id(self) -> int:
+        """The newest row id, 0 when the store is empty."""
+        with self._changed:
+            self._check_open()
+            (n,) = self._conn.execute("SELECT COALESCE(MAX(id), 0) FROM events").fetchone()
+            return int(n)
+
     def count(self) -> int:
         """How many events are stored."""
         with self._changed:
@@ -136,6 +169,7 @@ class EventStore:
             self._check_open()
             with self._conn:
                 self._conn.execute("DELETE FROM events")
+            self.generation += 1
 
     def close(self) -> None:
         """Close the database; idempotent."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import io
 import os
 import queue
 import re
@@ -17,6 +18,8 @@ from typing import Any
 
 import pytest
 import requests
+
+from posthog_web.inbox import InboxServer
 
 ROOT = Path(__file__).parents[2]
 DEMO = ROOT / "scripts" / "demo.py"
@@ -70,6 +73,11 @@ def test_the_demo_runs_every_journey_and_prints_the_timeline() -> None:
             assert timeline[app, event] == 1
     assert "no person: the new anonymous ids after log out" in out
     assert "FAILED" not in err
+    # The web analytics summary, read back from the inbox: 7 $pageview and 1 $screen per app.
+    summary = re.search(r"^  visitors (\d+)   page views (\d+)   sessions (\d+)", out, re.M)
+    assert summary is not None, out
+    assert int(summary[2]) == 24
+    assert re.search(r"^  UTM sources +newsletter \d", out, re.M)
 
 
 @pytest.mark.slow
@@ -102,6 +110,9 @@ def test_keep_running_leaves_the_servers_up_until_ctrl_c() -> None:
             while "fastapi" not in urls:
                 name, url = lines.get(timeout=10).split()[:2]
                 urls[name] = url.rstrip("/")
+            while not (line := lines.get(timeout=10)).startswith("Look at"):
+                pass
+            assert line.split()[2] == urls["inbox"] + "/analytics"
             assert requests.get(urls["fastapi"] + "/pricing", timeout=10).status_code == 200
             assert requests.get(urls["inbox"] + "/api/health", timeout=10).json() == {"ok": True}
             process.send_signal(signal.SIGINT)  # Ctrl-C
@@ -140,3 +151,30 @@ def test_missing_events_are_named() -> None:
     ]
     app.events = []
     assert demo.examine(app).missing == ["the landing $pageview with utm_source=newsletter"]
+
+
+def test_the_summary_is_the_inbox_api_as_text() -> None:
+    demo = _load_demo()
+    session = "01a028f7-7c26-7c3a-9f10-4a2b8c7d6e01"
+    stamp = "2026-01-01T12:00:00+00:00"
+
+    def page(distinct_id: str, path: str, **more: Any) -> dict[str, Any]:
+        properties = {"$current_url": f"http://x{path}", "$session_id": session, **more}
+        return {"event": "$pageview", "distinct_id": distinct_id, "timestamp": stamp,
+                "properties": properties}  # fmt: skip
+
+    with InboxServer() as inbox:
+        body = {"api_key": "phc_demo_summary", "batch": [
+            page("a", "/", utm_source="newsletter", **{"$browser": "Firefox"}),
+            page("a", "/pricing"),
+            page("b", "/pricing"),
+        ]}  # fmt: skip
+        assert requests.post(inbox.url + "/batch/", json=body, timeout=10).status_code == 200
+        out = io.StringIO()
+        demo.print_analytics(demo.Inbox(inbox.url), out)
+    text = out.getvalue()
+    assert "  visitors 2   page views 3   sessions 1   " in text
+    assert "  top pages          /pricing 2, / 1\n" in text
+    assert "  entry pages        / 1\n" in text
+    assert "  UTM sources        newsletter 1\n" in text
+    assert "  UTM campaigns      none\n" in text
