@@ -68,3 +68,29 @@ async def test_async_group_journey(posthog: Harness, async_client: AsyncClient) 
     await async_client.get("/aw/docs/")
     view = posthog.pageviews()[0]
     assert view["properties"]["$groups"] == {"company": "acme", "workspace": "docs"}
+
+
+def test_the_inbox_shows_the_group_with_its_properties_and_person(
+    posthog: Harness, client: Client
+) -> None:
+    import requests
+
+    posthog.configure(GROUPS=GROUPS)
+    client.force_login(User.objects.create_user("bob", password="x"))
+    client.get("/w/docs/")
+    client.get("/w/docs/")
+    stored = posthog.events()
+    found = requests.get(f"{posthog.inbox.url}/api/view/groups", timeout=5).json()
+    by_key = {(g["type"], g["key"]): g for g in found["groups"]}
+    acme = by_key[("company", "acme")]
+    assert acme["properties"] == {"name": "Acme"}
+    assert len(acme["persons"]) == 1
+    grouped = [e for e in stored if "company" in e["properties"].get("$groups", {})]
+    assert {e["event"] for e in grouped} >= {"$pageview", "report viewed", "$set"}
+    assert acme["events"] == len(grouped)
+    assert by_key[("workspace", "docs")]["properties"] == {}
+    page = requests.get(
+        f"{posthog.inbox.url}/group", params={"type": "company", "key": "acme"}, timeout=5
+    )
+    assert page.status_code == 200
+    assert "Acme" in page.text

@@ -35,9 +35,7 @@ def test_detached_helper_sends_every_operation_on_its_person(
     make_client: MakeClient, inbox: InboxServer
 ) -> None:
     client = make_client()
-    helper = detached_helper(
-        client, distinct_id="u1", session_id="s1", groups={"company": "acme"}
-    )
+    helper = detached_helper(client, distinct_id="u1", session_id="s1", groups={"company": "acme"})
     assert (helper.distinct_id, helper.session_id, helper.is_identified) == ("u1", "s1", True)
     assert helper.posthog_js() is None
     assert not helper.explicit_identity
