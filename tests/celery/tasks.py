@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 
 from celery import Celery
 
@@ -10,7 +11,9 @@ import posthog_web
 import posthog_web.celery
 from posthog_web import Client
 
-_dir = os.environ.get("POSTHOG_TEST_BROKER_DIR", "/tmp/posthog-web-celery")
+# Read once, at the first import: the test process then hands the same directory to workers.
+BROKER_DIR = os.environ.get("POSTHOG_TEST_BROKER_DIR") or tempfile.mkdtemp(prefix="ph-celery-")
+_dir = BROKER_DIR
 os.makedirs(os.path.join(_dir, "out"), exist_ok=True)
 
 app = Celery("tests.celery.tasks")
