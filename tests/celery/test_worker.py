@@ -30,7 +30,13 @@ from tests.inbox.helpers import wait_until
 pytestmark = pytest.mark.slow
 
 
-def _run_worker(inbox: InboxServer, logs: Path, done: Callable[[], bool], **env_extra: str) -> None:
+def _run_worker(
+    inbox: InboxServer,
+    logs: Path,
+    done: Callable[[], bool],
+    app: str = "tests.celery.tasks",
+    **env_extra: str,
+) -> None:
     """Run a real worker until ``done()`` (at most 60 s), then stop it (at most 30 s)."""
     from tests.celery import tasks
 
@@ -44,7 +50,7 @@ def _run_worker(inbox: InboxServer, logs: Path, done: Callable[[], bool], **env_
                 "-m",
                 "celery",
                 "-A",
-                "tests.celery.tasks",
+                app,
                 "worker",
                 "-P",
                 "solo",
@@ -90,42 +96,14 @@ def test_task_published_in_a_request_runs_on_the_visitor(
     assert producer.flush(timeout=10)
     view = inbox.events("$pageview")[0]
 
-    env = dict(os.environ, POSTHOG_TEST_BROKER_DIR=str(tmp_path), POSTHOG_TEST_INBOX=inbox.url)
-    log = (tmp_path / "worker.log").open("wb")
-    worker = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "tests.celery.tasks",
-            "worker",
-            "-P",
-            "solo",
-            "--loglevel=WARNING",
-            "--without-heartbeat",
-            "--without-mingle",
-            "--without-gossip",
-        ],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=log,
-    )
     try:
-        wait_until(
+        _run_worker(
+            inbox,
+            tmp_path,
             lambda: bool(inbox.events("welcome email sent")) and bool(inbox.events("$exception")),
-            timeout=60,
         )
     finally:
-        worker.send_signal(signal.SIGTERM)
-        try:
-            worker.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-            worker.wait(timeout=10)
-        log.close()
         producer.shutdown(timeout=2)
-    assert worker.returncode == 0, (tmp_path / "worker.log").read_text()
     sent: dict[str, Any] = inbox.events("welcome email sent")[0]
     assert sent["distinct_id"] == view["distinct_id"]
     assert sent["properties"]["$session_id"] == view["properties"]["$session_id"]
@@ -181,3 +159,37 @@ def test_posthog_python_s_headers_are_read_and_lifecycle_events_sent(
         assert event["distinct_id"] == "user-9"
         assert event["properties"]["celery_task_name"] == "send_welcome"
     assert success["properties"]["celery_task_duration_ms"] >= 0
+
+
+def test_posthog_python_s_worker_reads_our_headers(
+    inbox: InboxServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Our producer (a logged-in request), a worker running posthog-python's integration."""
+    monkeypatch.setenv("POSTHOG_TEST_BROKER_DIR", str(tmp_path))  # if first imported here
+    from tests.celery import tasks
+
+    producer = Client("phc_test", host=inbox.url, flush_interval=0.05)
+
+    async def signup(request: Request) -> HTMLResponse:
+        request.state.posthog.login("user-7")
+        request.state.posthog.group("company", "acme")
+        tasks.send_welcome.delay("cy@example.com")
+        return HTMLResponse("<!doctype html><title>t</title>ok")
+
+    app = Starlette(routes=[Route("/signup", signup)])
+    app.add_middleware(PostHogMiddleware, client=producer)
+    with TestClient(app, headers=BROWSER) as http:
+        http.get("/signup")
+    try:
+        assert producer.flush(timeout=10)
+        view = inbox.events("$pageview")[0]
+        _run_worker(
+            inbox, tmp_path, lambda: bool(inbox.events("welcome email sent")), "tests.celery.theirs"
+        )
+    finally:
+        producer.shutdown(timeout=2)
+    sent = inbox.events("welcome email sent")[0]
+    assert sent["distinct_id"] == "user-7"
+    assert sent["properties"]["$session_id"] == view["properties"]["$session_id"]
+    assert sent["properties"]["$groups"] == {"company": "acme"}  # the tag, merged by posthog
+    assert sent["properties"]["$lib"] == "posthog-python"
