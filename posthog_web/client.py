@@ -266,8 +266,7 @@ class Client(FlagsMixin, ExceptionsMixin, PersonsMixin):
         timestamp: object = None,
         groups: Mapping[str, str] | None = None,
     ) -> int | None:
-        """Capture a ``$screen`` view with ``$screen_name`` = ``name`` (``groups``: see
-        :meth:`capture`)."""
+        """Capture a ``$screen`` view with ``$screen_name`` = ``name``; ``groups``: see capture."""
         screen_name = ev.validate_event_name(name, "name")
         props = ev.check_properties(properties)
         props[ev.PROP_SCREEN_NAME] = screen_name
@@ -312,8 +311,8 @@ class Client(FlagsMixin, ExceptionsMixin, PersonsMixin):
     def enqueue(self, event: dict[str, Any]) -> int | None:
         """Queue an event already built with :func:`posthog_web.events.new_event`.
 
-        No validation and no copy: the integrations build it from validated parts.
-        ``super_properties`` and ``before_send`` apply to it.
+        No validation and no copy: the integrations build it from validated parts. The
+        ``super_properties`` and ``before_send`` apply.
         """
         if self._hooks.active and (event := self._hooks.apply(event)) is None:  # type: ignore[assignment]
             return None
