@@ -30,6 +30,7 @@ __all__ = [
     "HEADER_PERSONLESS",
     "HEADER_SESSION_ID",
     "setup",
+    "teardown",
 ]
 
 logger = logging.getLogger(__name__)
@@ -211,9 +212,7 @@ def setup(
         raise TypeError(f"celery_app must be a celery.Celery, not {type(celery_app).__name__}")
     if client is not None and not isinstance(client, Client):
         raise TypeError(f"client must be a posthog_web.Client, not {type(client).__name__}")
-    for integration in _connected:  # setup() again replaces the earlier one
-        _disconnect(integration)
-    _connected.clear()
+    teardown()  # setup() again replaces the earlier one
     integration = _Integration(client, bool(lifecycle_events), bool(capture_exceptions))
     _connected.append(integration)
     signals.before_task_publish.connect(integration.before_publish, weak=False)
@@ -221,6 +220,13 @@ def setup(
     signals.task_prerun.connect(integration.prerun, weak=False)
     signals.task_postrun.connect(integration.postrun, weak=False)
     signals.task_failure.connect(integration.failure, weak=False)
+
+
+def teardown() -> None:
+    """Disconnect what :func:`setup` connected (tests, or a process leaving Celery)."""
+    for integration in _connected:
+        _disconnect(integration)
+    _connected.clear()
 
 
 def _disconnect(integration: _Integration) -> None:
