@@ -6,6 +6,7 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any, TypeAlias
 
+from posthog_web.asgi.groups import GroupsFn, groups_source
 from posthog_web.asgi.request import request_view
 from posthog_web.asgi.response import private_headers, set_cookie_header
 from posthog_web.asgi.routes import route_view_name
@@ -78,6 +79,7 @@ class Exchange:
         "ctx",
         "done",
         "excluded",
+        "groups",
         "response",
         "root_path",
         "ruled_out",
@@ -97,8 +99,10 @@ class Exchange:
         tracker: Tracker,
         scope: Scope,
         send: Send,
+        groups: GroupsFn | None = None,
     ) -> None:
         self.app = app
+        self.groups = groups
         self.user_identity = user_identity
         self.tracker = tracker
         self.scope = scope
@@ -125,6 +129,8 @@ class Exchange:
         self._refresh_user()
         self.ctx.refresh_user = self._refresh_user
         self.ctx.route_reader = self._route
+        if self.groups is not None:
+            self.ctx.groups_source = groups_source(self.groups, self.scope)
         helper = self.ctx.helper
         attach(self.scope, helper)
         token = bind(helper)

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from posthog_web.asgi.exchange import Exchange, run_skipped
+from posthog_web.asgi.groups import GroupsFn
 from posthog_web.asgi.lifespan import Lifespan
 from posthog_web.asgi.types import ASGIApp, DistinctIdFn, PersonPropertiesFn, Receive, Scope, Send
 from posthog_web.client import DEFAULT_HOST, Client
@@ -47,6 +48,9 @@ class PostHogMiddleware:
             authenticated ``scope["user"]``; by default ``user.identity``.
         person_properties: ``callable(user) -> Mapping | None`` giving person
             properties for that user; by default none.
+        groups: ``callable(request) -> {group_type: group_key} | None``, the request's
+            groups, called once per request when an event needs them; given a Starlette
+            ``Request`` in Starlette and FastAPI, the ASGI scope in any other app.
         secret_key: key signing the anonymous-id cookie (``TrackerOptions.cookie_secret``).
         flush_timeout: seconds the lifespan shutdown waits for queued events to be sent.
         **options: any :class:`~posthog_web.web.tracker.TrackerOptions` field, by name.
@@ -67,6 +71,7 @@ class PostHogMiddleware:
         client: Client | None = None,
         distinct_id: DistinctIdFn | None = None,
         person_properties: PersonPropertiesFn | None = None,
+        groups: GroupsFn | None = None,
         secret_key: str | None = None,
         flush_timeout: float = 5.0,
         **options: Any,
@@ -88,6 +93,8 @@ class PostHogMiddleware:
             raise TypeError(
                 "PostHogMiddleware: person_properties must be a callable taking the user"
             )
+        if groups is not None and not callable(groups):
+            raise TypeError("PostHogMiddleware: groups must be a callable taking the request")
         if (
             isinstance(flush_timeout, bool)
             or not isinstance(flush_timeout, (int, float))
@@ -101,6 +108,7 @@ class PostHogMiddleware:
         self.flush_timeout = float(flush_timeout)
         self._distinct_id = distinct_id
         self._person_properties = person_properties
+        self._groups = groups
         self._tracker_options = tracker_options = TrackerOptions(**options)
         self.tracker: Tracker | None = None
         self._recording_tracker: Tracker | None = None
@@ -117,7 +125,9 @@ class PostHogMiddleware:
             if tracker is None and recording.active is not None:
                 tracker = self._recording_only()
             if tracker is not None and scope.get("method") != "HEAD":
-                await Exchange(self.app, self._user_identity, tracker, scope, send).run(receive)
+                await Exchange(
+                    self.app, self._user_identity, tracker, scope, send, self._groups
+                ).run(receive)
             else:
                 await run_skipped(self.app, scope, receive, send)
             return

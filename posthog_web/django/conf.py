@@ -111,6 +111,8 @@ class PostHogConfig:
     record_pageview: Callable[[Any, Any], bool | None] | None
     owns_client: bool
     disabled_reason: str | None = None
+    groups: Callable[[Any], Mapping[str, Any] | None] | None = None
+    """``GROUPS``: the request's groups, called once per request when an event needs them."""
     recording_tracker: Tracker | None = None
     """Used instead of ``tracker`` (None) while a ``posthog_events`` recorder is active."""
 
@@ -134,6 +136,7 @@ def build(raw: Mapping[str, Any] | None = None, *, quiet: bool = False) -> PostH
     distinct_id = resolve_callable(conf["DISTINCT_ID"], "DISTINCT_ID") or default_distinct_id
     person_properties = resolve_callable(conf["PERSON_PROPERTIES"], "PERSON_PROPERTIES")
     record_pageview = resolve_callable(conf["RECORD_PAGEVIEW"], "RECORD_PAGEVIEW")
+    groups = resolve_callable(conf["GROUPS"], "GROUPS")
     client, owns_client, reason = _client(conf, quiet)
     try:
         options = tracker_options(conf)
@@ -149,6 +152,7 @@ def build(raw: Mapping[str, Any] | None = None, *, quiet: bool = False) -> PostH
         owns_client=owns_client,
         disabled_reason=reason,
         recording_tracker=recording_tracker,
+        groups=groups,
     )
 
 

@@ -47,6 +47,7 @@ DEFAULTS: dict[str, Any] = {
     "DISTINCT_ID": None,  # f(user) -> str; None: str(user.pk)
     "PERSON_PROPERTIES": "posthog_web.django.conf.default_person_properties",
     "PERSON_PROFILES": "identified_only",
+    "GROUPS": None,  # f(request) -> {group_type: group_key} | None (docs/groups.md)
     "CAPTURE_TRACING_HEADERS": True,
     "READ_POSTHOG_JS_COOKIE": True,
     "SESSION_IDLE_TIMEOUT_SECONDS": 1800,
@@ -102,6 +103,7 @@ _TYPES: dict[str, tuple[Any, ...]] = {
     "DISTINCT_ID": (_CALLABLE, _NONE),
     "PERSON_PROPERTIES": (_CALLABLE, _NONE),
     "PERSON_PROFILES": (str,),
+    "GROUPS": (_CALLABLE, _NONE),
     "CAPTURE_TRACING_HEADERS": (bool,),
     "READ_POSTHOG_JS_COOKIE": (bool,),
     "SESSION_IDLE_TIMEOUT_SECONDS": (int,),

@@ -7,6 +7,7 @@ and response to the core's :class:`~posthog_web.web.request.RequestView` and
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -157,6 +158,8 @@ class PostHogMiddleware:
             except DisallowedHost:
                 return None  # a Host outside ALLOWED_HOSTS: not tracked
             ctx = tracker.start(view)
+            if config.groups is not None:
+                ctx.groups_source = functools.partial(config.groups, request)
             request.posthog = ctx.helper  # type: ignore[attr-defined]
             state = _State(config, tracker, ctx, request)
             ctx.route_reader = state.route

@@ -76,6 +76,11 @@ class RequestContext:
     response_status: int | None = None
     pending_exception: BaseException | None = None
     pending_source: str | None = None
+    # The request's groups (web/groups.py): group() calls, then the configured callable's
+    # result under them once resolved; the callable an adapter handed in, until then.
+    groups: dict[str, str] | None = None
+    groups_resolved: bool = False
+    groups_source: Callable[[], object] | None = None
     helper: RequestHelper = field(init=False)
 
     def release(self) -> None:
@@ -89,5 +94,6 @@ class RequestContext:
         self.refresh_user = None
         self.route_reader = None
         self.pending_exception = None
+        self.groups_source = None
         with contextlib.suppress(AttributeError):  # released already
             del self.helper

@@ -18,6 +18,7 @@ from posthog_web.events import (
     EVENT_PAGEVIEW,
     EVENT_SCREEN,
     PROP_BROWSER_TYPE,
+    PROP_GROUPS,
     PROP_PAGEVIEW_ID,
     PROP_PROCESS_PERSON_PROFILE,
     PROP_SCREEN_NAME,
@@ -36,6 +37,7 @@ from posthog_web.web.visitor import Visitors
 
 if TYPE_CHECKING:
     from posthog_web.client import Client
+    from posthog_web.web.groups import RequestGroups
 
 __all__ = ["Emitter"]
 
@@ -50,7 +52,11 @@ class Emitter:
         properties: builds the request's own properties.
         bot_pageviews: with ``bot_pageviews``, renames bots' page views; else None.
         personless_anonymous: ``person_profiles="identified_only"``.
+        groups: the request's groups (``$groups`` on every event), once the tracker
+            sets it.
     """
+
+    groups: RequestGroups | None = None
 
     def __init__(
         self,
@@ -158,6 +164,12 @@ class Emitter:
         if built is not None:
             self._enqueue(EVENT_EXCEPTION, self._visitors.distinct_id(ctx), built, ctx)
 
+    def person_update(self, ctx: RequestContext, event: str, top_level: dict[str, Any]) -> None:
+        """Send ``$set`` or ``$set_once`` with the person properties at the top level."""
+        props: dict[str, Any] = {}
+        self._add_request_identity(ctx, props)
+        self._enqueue(event, self._visitors.distinct_id(ctx), props, ctx, top_level=top_level)
+
     def _context_properties(self, ctx: RequestContext) -> dict[str, Any]:
         props = self.properties.context(ctx.request)
         self._add_request_identity(ctx, props)
@@ -206,6 +218,8 @@ class Emitter:
             personless = self._personless_anonymous and not visitors.is_identified(ctx)
         # Last, as posthog-js does: a caller cannot turn a personless visitor personful.
         properties[PROP_PROCESS_PERSON_PROFILE] = not personless
+        if self.groups is not None and (groups := self.groups.of(ctx)):
+            properties[PROP_GROUPS] = dict(groups)
         message = new_event(event, distinct_id, properties, timestamp=timestamp, uuid=uuid)
         if top_level:
             self._privacy.scrub(top_level)

@@ -23,6 +23,7 @@ from posthog_web.events import (
     validate_distinct_id,
     validate_event_name,
 )
+from posthog_web.groups import validate_group_key, validate_group_type
 from posthog_web.web.guard import guarded
 from posthog_web.web.posthog_js import PostHogJS
 from posthog_web.web.privacy import check_properties_size
@@ -81,6 +82,11 @@ class HelperTracker(Protocol[C_contra]):
         status: int | None = None,
         handled: bool = False,
     ) -> None: ...
+    def groups(self, ctx: C_contra) -> dict[str, str]: ...
+    def group(
+        self, ctx: C_contra, group_type: str, group_key: str, props: dict[str, Any] | None
+    ) -> None: ...
+    def set_person(self, ctx: C_contra, properties: dict[str, Any], once: bool) -> None: ...
 
 
 class RequestHelper:
@@ -257,6 +263,39 @@ class RequestHelper:
         with guarded("exception capture"):
             self._tracker.autocapture(self._context, exc, source, status=status, handled=handled)
 
+    @property
+    def groups(self) -> dict[str, str]:
+        """This request's groups, ``{group_type: group_key}`` (a copy)."""
+        with guarded("groups"):
+            return self._tracker.groups(self._context)
+        return {}
+
+    def group(
+        self, group_type: str, group_key: str, properties: Mapping[str, Any] | None = None
+    ) -> None:
+        """Make every later event of this request (the page view included) carry this group.
+
+        With ``properties``, ``$groupidentify`` sets them on the group, only when they
+        differ from the last ones this process sent for it (docs/groups.md).
+        """
+        kind = validate_group_type(group_type)
+        key = validate_group_key(group_key)
+        props = None if properties is None else _checked(properties, "properties")
+        with guarded("group"):
+            self._tracker.group(self._context, kind, key, props)
+
+    def set(self, properties: Mapping[str, Any]) -> None:
+        """Set person properties for this visitor (a ``$set`` event; none if personless)."""
+        props = _checked(properties, "properties")
+        with guarded("set"):
+            self._tracker.set_person(self._context, props, False)
+
+    def set_once(self, properties: Mapping[str, Any]) -> None:
+        """Set person properties not set yet (a ``$set_once`` event; none if personless)."""
+        props = _checked(properties, "properties")
+        with guarded("set_once"):
+            self._tracker.set_person(self._context, props, True)
+
 
 class NoopHelper(RequestHelper):
     """What :func:`current` returns outside a request: checks arguments, sends nothing.
@@ -358,6 +397,26 @@ class NoopHelper(RequestHelper):
         self, exc: BaseException, source: str, *, status: int | None = None, handled: bool = False
     ) -> None:
         pass
+
+    @property
+    def groups(self) -> dict[str, str]:
+        return {}
+
+    def group(
+        self, group_type: str, group_key: str, properties: Mapping[str, Any] | None = None
+    ) -> None:
+        validate_group_type(group_type)
+        validate_group_key(group_key)
+        _checked(properties, "properties")
+        self._note()
+
+    def set(self, properties: Mapping[str, Any]) -> None:
+        _checked(properties, "properties")
+        self._note()
+
+    def set_once(self, properties: Mapping[str, Any]) -> None:
+        _checked(properties, "properties")
+        self._note()
 
 
 def _exception(exc: object) -> BaseException:

@@ -18,12 +18,14 @@ from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from posthog_web.events import EVENT_SET, EVENT_SET_ONCE, PROP_SET, PROP_SET_ONCE
 from posthog_web.web.bots import POSTHOG_JS_BLOCKED_UAS, SERVER_BLOCKED_UAS, BotMatcher
 from posthog_web.web.context import RequestContext
 from posthog_web.web.cookies import ResponseCookies
 from posthog_web.web.emitter import Emitter
 from posthog_web.web.error_options import exception_capture_for
 from posthog_web.web.errors import RequestErrors
+from posthog_web.web.groups import RequestGroups
 from posthog_web.web.helper import RequestHelper
 from posthog_web.web.identity import CookieSigner
 from posthog_web.web.login import Logins
@@ -91,6 +93,7 @@ class Tracker:
             self._emitter.exception,
             autocapture=options.capture_exceptions,
         )
+        self._groups = self._emitter.groups = RequestGroups(client, visitors)
         self._cookies = ResponseCookies(visitors, self.untracked)
         self._posthog_js = posthog_js_config(options, client)
         self._lock = threading.Lock()
@@ -339,6 +342,26 @@ class Tracker:
     def alias(self, ctx: RequestContext, alias: str) -> None:
         """Send ``$create_alias``: ``alias``'s person joins this visitor's person."""
         self._emitter.alias(ctx, self._visitors.distinct_id(ctx), alias)
+
+    def groups(self, ctx: RequestContext) -> dict[str, str]:
+        """This request's groups (the configured callable runs on first use)."""
+        return dict(self._groups.of(ctx))
+
+    def group(
+        self, ctx: RequestContext, group_type: str, group_key: str, props: dict[str, Any] | None
+    ) -> None:
+        """Add a group to this request's events; send its properties when they changed."""
+        self._groups.group(ctx, group_type, group_key, props)
+
+    def set_person(self, ctx: RequestContext, properties: dict[str, Any], once: bool) -> None:
+        """Send ``$set`` (``$set_once`` when ``once``); nothing for a personless visitor."""
+        if not ctx.resolved:
+            self._visitors.resolve(ctx)
+        personless = self.options.person_profiles == "identified_only"
+        if not properties or (personless and not self._visitors.is_identified(ctx)):
+            return  # PostHog ignores person properties on personless events
+        event, key = (EVENT_SET_ONCE, PROP_SET_ONCE) if once else (EVENT_SET, PROP_SET)
+        self._emitter.person_update(ctx, event, {key: properties})
 
     # --- internals ----------------------------------------------------------------------
 
