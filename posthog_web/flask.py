@@ -74,11 +74,16 @@ class PostHog:
         conf = {**DEFAULTS, **raw}
         self._distinct_id = _callable(conf["DISTINCT_ID"], "DISTINCT_ID") or default_distinct_id
         self._person_properties = _callable(conf["PERSON_PROPERTIES"], "PERSON_PROPERTIES")
-        static = app.static_url_path
+        static = app.static_url_path if app.has_static_folder else None
         prefixes = conf["STATIC_PREFIXES"]
         if prefixes is None:
             prefixes = [f"{static}/"] if static else []
         options: dict[str, Any] = {key.lower(): conf[key] for key in TRACKER_KEYS}
+        script = conf["POSTHOG_JS_SRC"]
+        if script is None and static:
+            script = f"{static}/posthog-js/array.full.js"
+        if script is not None:
+            options["posthog_js_src"] = script
         client = settings_client(conf, debug=app.debug)
         app.wsgi_app = PostHogMiddleware(  # type: ignore[method-assign]
             app.wsgi_app,
@@ -87,8 +92,6 @@ class PostHog:
             distinct_id=self._user_id,
             person_properties=self._user_properties,
             static_prefixes=tuple(prefixes),
-            posthog_js_src=conf["POSTHOG_JS_SRC"]
-            or f"{static or '/static'}/posthog-js/array.full.js",
             record_pageview=_callable(conf["RECORD_PAGEVIEW"], "RECORD_PAGEVIEW"),
             **options,
         )
