@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -9,7 +10,15 @@ from urllib.parse import quote
 
 import flask_login
 import pytest
-from flask import Flask, Response, g, render_template_string, request, stream_with_context
+from flask import (
+    Flask,
+    Response,
+    g,
+    render_template_string,
+    request,
+    send_file,
+    stream_with_context,
+)
 
 import posthog_web
 from posthog_web import Client
@@ -266,3 +275,37 @@ def test_exclusions_and_keyless_inbox_rules(
         assert [e["properties"]["$pathname"] for e in inbox.events("$pageview")] == ["/"]
     finally:
         tracker.client.shutdown(timeout=5)
+
+
+def test_a_cms_catch_all_route_and_send_file(client: Client, inbox: InboxServer) -> None:
+    app = make_app(client)
+    page_html = b"<!doctype html><title>Download</title>"
+
+    @app.get("/pages/<path:slug>")
+    def cms(slug: str) -> str:
+        return render_template_string(PAGE, title=slug.replace("/", " / "))
+
+    @app.get("/files/report.html")
+    def report() -> Response:
+        return send_file(io.BytesIO(page_html), mimetype="text/html")
+
+    http = app.test_client()
+    http.get("/pages/about", headers=UA)
+    http.get("/pages/team/ada", headers=UA)
+    download = http.get("/files/report.html", headers=UA)
+    assert download.data == page_html
+    download.close()
+    views = sent(client, inbox, "$pageview")
+    assert [v["properties"]["$pathname"] for v in views] == ["/pages/about", "/pages/team/ada"]
+    assert {v["properties"]["route"] for v in views} == {"/pages/<path:slug>"}
+    assert [v["properties"]["title"] for v in views] == ["about", "team / ada"]
+
+
+def test_bots_and_gpc_get_no_cookie_and_no_event(client: Client, inbox: InboxServer) -> None:
+    http = make_app(client).test_client()
+    bot = http.get("/", headers={"User-Agent": "Googlebot/2.1 (+http://www.google.com/bot.html)"})
+    assert "Set-Cookie" not in bot.headers
+    private = make_app(client).test_client().get("/", headers={**UA, "Sec-GPC": "1"})
+    assert "ph_web_id" not in private.headers.get("Set-Cookie", "")
+    assert "posthog.init(" not in private.text  # the opted-out visitor gets no posthog-js
+    assert sent(client, inbox) == []
