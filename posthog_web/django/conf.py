@@ -41,8 +41,9 @@ from posthog_web.web.settings import TRACKER_KEYS as _TRACKER_KEYS
 from posthog_web.web.settings import api_key_and_host as shared_api_key_and_host
 from posthog_web.web.tracker import Tracker, TrackerOptions
 
-# DEFAULTS, default_person_properties, problems, resolve_callable and user_settings
-# live in defaults.py; they stay importable from here, where the docs name them.
+# DEFAULTS, default_person_properties and problems live in web/settings.py (shared with
+# Flask), resolve_callable and user_settings in defaults.py; they stay importable from
+# here, where the docs name them.
 __all__ = [
     "DEFAULTS",
     "LOCAL_INBOX_URL",
