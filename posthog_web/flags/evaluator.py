@@ -12,9 +12,10 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+from posthog_web.flags import overrides
 from posthog_web.flags.definitions import Definitions
 from posthog_web.flags.http import HTTPClient
-from posthog_web.flags.local import evaluate
+from posthog_web.flags.local import evaluate, prepared
 from posthog_web.flags.model import Flag, log_once
 from posthog_web.flags.poller import DefinitionsPoller, DefinitionsStore
 from posthog_web.flags.reasons import UNSUPPORTED_DEFINITION, Undecided
@@ -22,7 +23,6 @@ from posthog_web.flags.remote import RemoteEvaluator
 from posthog_web.flags.results import FlagResult, local_result, remote_result
 
 _EMPTY: Mapping[str, Any] = {}
-_EMPTY_GROUPS: dict[str, dict[str, Any]] = {}
 
 
 class FlagEvaluator:
@@ -88,6 +88,9 @@ class FlagEvaluator:
         anon_distinct_id: str | None = None,
     ) -> FlagResult:
         """Evaluate one flag (arguments already validated); never raises."""
+        forced = overrides.current
+        if forced is not None:
+            return forced.get(key) or overrides.missing(key)
         start = 0.0  # set when the definitions wait can take part of the budget
         defs = self._fixed
         poller = self.poller
@@ -97,7 +100,7 @@ class FlagEvaluator:
             else:
                 start = time.monotonic()
                 defs = poller.get(self.timeout / 2)
-        person, group_props = _prepared(distinct_id, person_properties, groups, group_properties)
+        person, group_props = prepared(distinct_id, person_properties, groups, group_properties)
         undecided = None
         flag = defs.by_key.get(key) if defs is not None else None
         if defs is not None and flag is not None:
@@ -135,8 +138,11 @@ class FlagEvaluator:
     ) -> dict[str, FlagResult]:
         """Evaluate every flag: locally where possible, then one ``/flags`` call for the
         rest (only those keys); locally decided values are kept."""
+        forced = overrides.current
+        if forced is not None:
+            return dict(forced)
         deadline = time.monotonic() + self.timeout
-        person, group_props = _prepared(distinct_id, person_properties, groups, group_properties)
+        person, group_props = prepared(distinct_id, person_properties, groups, group_properties)
         defs = self.definitions(self.timeout / 2)
         results: dict[str, FlagResult] = {}
         undecided: dict[str, str] = {}
@@ -180,7 +186,12 @@ class FlagEvaluator:
     def ready(self) -> bool:
         """True when a call can run without waiting for the first definitions load."""
         poller = self.poller
-        return self._fixed is not None or poller is None or poller.ready
+        return (
+            self._fixed is not None
+            or poller is None
+            or poller.ready
+            or overrides.current is not None
+        )
 
     async def aevaluate(
         self,
@@ -250,22 +261,3 @@ def _engine_failed(flag: Flag, error: Exception) -> str:
     # A bug in local evaluation must not break the app: logged once, the server decides.
     log_once(flag.key, f"local evaluation failed ({type(error).__name__}: {error})")
     return UNSUPPORTED_DEFINITION
-
-
-def _prepared(
-    distinct_id: str,
-    person_properties: Mapping[str, Any],
-    groups: Mapping[str, Any],
-    group_properties: Mapping[str, Mapping[str, Any]],
-) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
-    # As PostHog's SDKs do: a filter on distinct_id works locally, and each group's
-    # properties carry its key.
-    person = dict(person_properties)
-    person.setdefault("distinct_id", distinct_id)
-    if not groups:
-        return person, _EMPTY_GROUPS
-    group_props = {
-        name: {"$group_key": key, **group_properties.get(name, _EMPTY)}
-        for name, key in groups.items()
-    }
-    return person, group_props

@@ -37,6 +37,7 @@ from posthog_web.flags.reasons import (
 Value = bool | str
 Props = Mapping[str, Any]
 _EMPTY: Mapping[str, Any] = {}
+_EMPTY_GROUPS: dict[str, dict[str, Any]] = {}
 
 
 def evaluate(
@@ -327,3 +328,24 @@ def matches_dependency(expected: Any, actual: Value) -> bool:
     if isinstance(actual, bool) and isinstance(expected, bool):
         return actual == expected
     return False
+
+
+def prepared(
+    distinct_id: str,
+    person_properties: Mapping[str, Any],
+    groups: Mapping[str, Any],
+    group_properties: Mapping[str, Mapping[str, Any]],
+) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    """Person properties with ``distinct_id`` and, per group, its properties with
+    ``$group_key``: what :func:`evaluate` expects."""
+    # As PostHog's SDKs do: a filter on distinct_id works locally, and each group's
+    # properties carry its key.
+    person = dict(person_properties)
+    person.setdefault("distinct_id", distinct_id)
+    if not groups:
+        return person, _EMPTY_GROUPS
+    group_props = {
+        name: {"$group_key": key, **group_properties.get(name, _EMPTY)}
+        for name, key in groups.items()
+    }
+    return person, group_props

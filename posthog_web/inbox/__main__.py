@@ -15,6 +15,7 @@ import threading
 from collections.abc import Sequence
 from types import FrameType
 
+from posthog_web.inbox.flags import DEFAULT_SECRET_KEY
 from posthog_web.inbox.server import InboxServer
 
 DEFAULT_PORT = 8010
@@ -34,6 +35,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--allow-remote", action="store_true", help="allow binding a non-loopback host"
     )
     parser.add_argument("--verbose", action="store_true", help="log every request to stderr")
+    flags = parser.add_argument_group("feature flags")
+    flags.add_argument(
+        "--flags", metavar="FILE", help="a flags file to serve (reloaded when it changes)"
+    )
+    flags.add_argument(
+        "--flags-secret-key",
+        default=DEFAULT_SECRET_KEY,
+        help=f"the Bearer key of the definitions endpoint (default {DEFAULT_SECRET_KEY})",
+    )
     faults = parser.add_argument_group("fault injection (capture requests only)")
     faults.add_argument("--fail-status", type=int, default=503, help="status of failures")
     faults.add_argument("--fail-fraction", type=float, help="fail this fraction of requests")
@@ -85,7 +95,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     server: InboxServer | None = None
     try:
         try:
-            server = InboxServer(args.host, args.port, None if args.db == ":memory:" else args.db)
+            server = InboxServer(
+                args.host,
+                args.port,
+                None if args.db == ":memory:" else args.db,
+                flags=args.flags,
+                flags_secret_key=args.flags_secret_key,
+            )
             _arm_faults(server, args)
             server.start()
         except (ValueError, OSError, sqlite3.Error) as exc:
@@ -98,6 +114,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             "posthog-js api_host)",
             flush=True,
         )
+        if args.flags:
+            key = "the --flags-secret-key"
+            if args.flags_secret_key == DEFAULT_SECRET_KEY:
+                key = DEFAULT_SECRET_KEY  # the documented default, not a secret
+            count = len(server.flags.current()[2].flags)
+            print(
+                f"posthog-web inbox: {count} feature flags from {args.flags} (reloaded when "
+                f"it changes); local evaluation: flags_secret_key={key}",
+                flush=True,
+            )
         stop.wait()
     finally:
         if server is not None:

@@ -19,7 +19,9 @@ from urllib.parse import parse_qsl, urlsplit
 
 from posthog_web.inbox import ui
 from posthog_web.inbox.body import BodyProblem, read_body
+from posthog_web.inbox.decoding import DecodeError, decode_body
 from posthog_web.inbox.faults import FaultAction
+from posthog_web.inbox.flags import DEFINITIONS_ROUTES, FLAG_CALLED
 from posthog_web.inbox.persons import merge_view
 from posthog_web.inbox.recorded import RecordedRequest
 from posthog_web.inbox.sessions import group_sessions
@@ -30,7 +32,6 @@ from posthog_web.inbox.validation import Refusal, body_limit, validate_capture
 logger = logging.getLogger(__name__)
 
 CAPTURE_PATHS = frozenset({"/batch", "/capture", "/e", "/i/v0/e", "/track", "/engage"})
-FLAGS_BODY = {"featureFlags": {}, "featureFlagPayloads": {}, "errorsWhileComputingFlags": False}
 _REMOTE_CONFIG = {
     "supportedCompression": ["gzip", "gzip-js"],
     "hasFeatureFlags": False,
@@ -177,11 +178,13 @@ class InboxRequestHandler(BaseHTTPRequestHandler):
                 script = b"/* posthog-web inbox: no remote config */\n"
                 self._respond(200, script, "application/javascript; charset=utf-8")
             elif route.endswith("/config"):
-                self._send_json(200, _REMOTE_CONFIG)
+                # posthog-js asks /flags only when the remote config says there are flags.
+                has_flags = bool(self.inbox.flags.current()[2].flags)
+                self._send_json(200, {**_REMOTE_CONFIG, "hasFeatureFlags": has_flags})
             else:
                 self._not_found()
-        elif route in ("/flags", "/decide") and method in ("GET", "POST"):
-            self._send_json(200, FLAGS_BODY)
+        elif route in DEFINITIONS_ROUTES or route in ("/flags", "/decide", "/api/flags"):
+            self._flags(route, method, query, body)
         elif route == "/s" and method in ("GET", "POST"):
             self._send_json(200, {"status": "Ok"})
         elif route.startswith("/api/view/") and method == "GET":
@@ -231,9 +234,40 @@ class InboxRequestHandler(BaseHTTPRequestHandler):
         else:
             self._not_found()
 
+    def _flags(self, route: str, method: str, query: dict[str, str], body: bytes) -> None:
+        flags = self.inbox.flags
+        if route in DEFINITIONS_ROUTES and method == "GET":
+            status, answer, headers = flags.definitions_answer(
+                self.headers.get("Authorization"), self.headers.get("If-None-Match")
+            )
+            if answer is None:
+                self._respond(status, b"", None, headers)
+            else:
+                self._send_json(status, answer, headers)
+        elif route == "/api/flags" and method == "GET":
+            self._send_json(200, flags.summary(self.inbox.store.events(FLAG_CALLED)))
+        elif route in ("/flags", "/decide") and method in ("GET", "POST"):
+            try:
+                request = decode_body(
+                    body if method == "POST" else query.get("data", "").encode(),
+                    query=query,
+                    content_type=self.headers.get("Content-Type"),
+                    content_encoding=self.headers.get("Content-Encoding"),
+                    limit=_OTHER_LIMIT,
+                )
+            except DecodeError:
+                request = {}  # as before: an undecodable body gets the flags of nobody
+            self._send_json(200, flags.flags_answer(request))
+        else:
+            self._not_found()
+
     def _view(self, view: ui.View, query: dict[str, str], *, as_page: bool) -> None:
         context = ui.ViewContext(
-            self.inbox.data, self.inbox.requests.all(), query, dt.datetime.now(dt.timezone.utc)
+            self.inbox.data,
+            self.inbox.requests.all(),
+            query,
+            dt.datetime.now(dt.timezone.utc),
+            self.inbox.flags,
         )
         try:
             figures = view.figures(context)

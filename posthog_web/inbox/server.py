@@ -9,6 +9,7 @@ from types import TracebackType
 from typing import Any
 
 from posthog_web.inbox.faults import FaultInjector
+from posthog_web.inbox.flags import DEFAULT_SECRET_KEY, InboxFlags
 from posthog_web.inbox.httpd import InboxHTTPServer
 from posthog_web.inbox.persons import merge_view
 from posthog_web.inbox.recorded import RecordedRequest
@@ -30,16 +31,27 @@ class InboxServer:
         host: the interface to bind (keep it on loopback).
         port: the port to bind; 0 picks a free one (read it back from ``port`` or ``url``).
         db_path: a SQLite file (WAL mode; events survive restarts), or None for memory.
+        flags: feature flags to serve: a flags file path (reloaded when it changes), or
+            its parsed value (docs/inbox.md, "Feature flags"); None serves no flags.
+            A bad one raises ``FlagsFileError`` (a ValueError) naming the field.
+        flags_secret_key: the Bearer token the definitions endpoint accepts.
 
     Use ``start()``/``stop()`` or ``with InboxServer() as inbox:``.
     """
 
     def __init__(
-        self, host: str = "127.0.0.1", port: int = 0, db_path: str | Path | None = None
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        db_path: str | Path | None = None,
+        *,
+        flags: str | Path | dict[str, Any] | list[Any] | None = None,
+        flags_secret_key: str = DEFAULT_SECRET_KEY,
     ) -> None:
         self.host = host
         self._port = port
-        self._state = InboxState(EventStore(db_path))
+        inbox_flags = InboxFlags(flags, flags_secret_key)  # checked before the database opens
+        self._state = InboxState(EventStore(db_path), flags=inbox_flags)
         self._store = self._state.store
         self._lock = threading.Lock()
         self._stopping = self._state.stopping
@@ -55,6 +67,15 @@ class InboxServer:
     @faults.setter
     def faults(self, faults: FaultInjector) -> None:
         self._state.faults = faults
+
+    @property
+    def flags(self) -> InboxFlags:
+        """The flags the inbox serves (``summary(...)``, ``current()``)."""
+        return self._state.flags
+
+    def flags_summary(self) -> dict[str, Any]:
+        """What ``GET /api/flags`` answers: definitions and exposure counts per flag."""
+        return self._state.flags.summary(self._store.events("$feature_flag_called"))
 
     def start(self) -> InboxServer:
         """Bind and serve in a daemon thread; return self.

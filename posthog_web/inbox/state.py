@@ -11,6 +11,7 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from posthog_web.inbox.faults import FaultInjector
+from posthog_web.inbox.flags import InboxFlags
 from posthog_web.inbox.recorded import RecordedRequest
 from posthog_web.inbox.store import EventStore
 from posthog_web.inbox.ui import InboxData
@@ -41,7 +42,8 @@ class RequestLog:
 
 @dataclass(slots=True)
 class InboxState:
-    """The store, the fault injector, the request log and the stop signal of one inbox.
+    """The store, the fault injector, the request log, the stop signal and the flags of one
+    inbox.
 
     ``faults`` may be replaced while serving (``InboxServer.faults`` is assignable).
     """
@@ -50,6 +52,7 @@ class InboxState:
     faults: FaultInjector = field(default_factory=FaultInjector)
     requests: RequestLog = field(default_factory=RequestLog)
     stopping: threading.Event = field(default_factory=threading.Event)
+    flags: InboxFlags = field(default_factory=InboxFlags)
     #: The stored events as the page's views read them (cached).
     data: InboxData = field(init=False)
 

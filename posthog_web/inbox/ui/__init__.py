@@ -9,6 +9,7 @@ from posthog_web.inbox.ui import (  # noqa: F401  (each registers its views)
     analytics_view,
     events_view,
     exceptions_view,
+    flags_view,
     persons_view,
     sessions_view,
     warnings_view,

@@ -9,18 +9,21 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from posthog_web.inbox.flags import InboxFlags
 from posthog_web.inbox.recorded import RecordedRequest
 from posthog_web.inbox.ui.data import InboxData
 
 
 @dataclass(frozen=True)
 class ViewContext:
-    """What a view reads: the stored events (cached), the request log, the query and the time."""
+    """What a view reads: the stored events (cached), the request log, the query, the time
+    and the flags the inbox serves."""
 
     data: InboxData
     requests: list[RecordedRequest]
     query: dict[str, str]
     now: dt.datetime
+    flags: InboxFlags | None = None
 
 
 @dataclass(frozen=True)
