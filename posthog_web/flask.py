@@ -72,8 +72,11 @@ class PostHog:
         if found:
             raise ValueError("; ".join(message for _, message in found))
         conf = {**DEFAULTS, **raw}
-        self._distinct_id = _callable(conf["DISTINCT_ID"], "DISTINCT_ID") or default_distinct_id
-        self._person_properties = _callable(conf["PERSON_PROPERTIES"], "PERSON_PROPERTIES")
+        users = _Users(
+            self,
+            _callable(conf["DISTINCT_ID"], "DISTINCT_ID") or default_distinct_id,
+            _callable(conf["PERSON_PROPERTIES"], "PERSON_PROPERTIES"),
+        )
         static = app.static_url_path if app.has_static_folder else None
         prefixes = conf["STATIC_PREFIXES"]
         if prefixes is None:
@@ -89,8 +92,8 @@ class PostHog:
             app.wsgi_app,
             client=client,
             secret_key=conf["COOKIE_SECRET"] or _text(app.secret_key),
-            distinct_id=self._user_id,
-            person_properties=self._user_properties,
+            distinct_id=users.user_id,
+            person_properties=users.user_properties,
             static_prefixes=tuple(prefixes),
             record_pageview=_callable(conf["RECORD_PAGEVIEW"], "RECORD_PAGEVIEW"),
             **options,
@@ -100,8 +103,9 @@ class PostHog:
         app.after_request(_describe_response)
         app.jinja_env.globals["posthog_snippet"] = posthog_snippet
         if flask_login is not None:
-            flask_login.user_logged_in.connect(self._on_login, app)
-            flask_login.user_logged_out.connect(self._on_logout, app)
+            # Weak references: the middleware keeps `users` as long as the app lives.
+            flask_login.user_logged_in.connect(users.on_login, app)
+            flask_login.user_logged_out.connect(users.on_logout, app)
 
     def user_loader(self, loader: Callable[[], Any]) -> Callable[[], Any]:
         """Register ``loader() -> user | None``, the logged-in user without Flask-Login.
@@ -124,39 +128,54 @@ class PostHog:
         """Forget the user and rotate the anonymous id (posthog-js ``reset()``)."""
         current().logout()
 
-    # --- the user -------------------------------------------------------------------
 
-    def _user(self) -> Any:
+class _Users:
+    """One app's reading of its user: Flask-Login's or the loader's, and its signals."""
+
+    __slots__ = ("__weakref__", "distinct_id", "extension", "person_properties")
+
+    def __init__(
+        self,
+        extension: PostHog,
+        distinct_id: Callable[[Any], str | None],
+        person_properties: Callable[[Any], Mapping[str, Any] | None] | None,
+    ) -> None:
+        self.extension = extension
+        self.distinct_id = distinct_id
+        self.person_properties = person_properties
+
+    def user(self) -> Any:
         if not has_request_context():
             return UNKNOWN  # the WSGI layer, before Flask pushed the request
         if flask_login is not None and hasattr(flask.current_app, "login_manager"):
             user = flask_login.current_user
             return user if user is not None and user.is_authenticated else None
-        return UNKNOWN if self._user_loader is None else self._user_loader()
+        loader = self.extension._user_loader
+        return UNKNOWN if loader is None else loader()
 
-    def _user_id(self, environ: Mapping[str, Any]) -> Any:
-        user = self._user()
+    def user_id(self, environ: Mapping[str, Any]) -> Any:
+        user = self.user()
         if user is None or user is UNKNOWN:
             return user
-        return self._distinct_id(user)
+        return self.distinct_id(user)
 
-    def _user_properties(self, environ: Mapping[str, Any]) -> Mapping[str, Any] | None:
-        if self._person_properties is None:
+    def user_properties(self, environ: Mapping[str, Any]) -> Mapping[str, Any] | None:
+        if self.person_properties is None:
             return None
-        user = self._user()
-        return None if user is None or user is UNKNOWN else self._person_properties(user)
+        user = self.user()
+        return None if user is None or user is UNKNOWN else self.person_properties(user)
 
-    def _on_login(self, sender: Any, user: Any = None, **kwargs: Any) -> None:
+    def on_login(self, sender: Any, user: Any = None, **kwargs: Any) -> None:
         helper = _request_helper()
         if helper is None or user is None:
             return
-        distinct_id = self._distinct_id(user)
+        distinct_id = self.distinct_id(user)
         if distinct_id is None:
             return
-        props = self._person_properties(user) if self._person_properties else None
+        props = self.person_properties(user) if self.person_properties else None
         helper.login(distinct_id, None if props is None else dict(props))
 
-    def _on_logout(self, sender: Any, user: Any = None, **kwargs: Any) -> None:
+    def on_logout(self, sender: Any, user: Any = None, **kwargs: Any) -> None:
         helper = _request_helper()
         if helper is not None:
             helper.logout()

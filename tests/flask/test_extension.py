@@ -309,3 +309,30 @@ def test_bots_and_gpc_get_no_cookie_and_no_event(client: Client, inbox: InboxSer
     assert "ph_web_id" not in private.headers.get("Set-Cookie", "")
     assert "posthog.init(" not in private.text  # the opted-out visitor gets no posthog-js
     assert sent(client, inbox) == []
+
+
+def test_one_extension_for_two_apps_keeps_each_apps_settings(
+    client: Client, inbox: InboxServer
+) -> None:
+    posthog = PostHog()  # the app factory pattern: init_app per app
+    apps = []
+    for prefix in ("shop", "admin"):
+        app = Flask(prefix)
+        app.secret_key = prefix
+        app.config["POSTHOG_WEB"] = {
+            "CLIENT": client,
+            "DISTINCT_ID": lambda user, prefix=prefix: f"{prefix}-{user.get_id()}",
+        }
+        flask_login.LoginManager(app).user_loader(User)
+        posthog.init_app(app)
+
+        @app.post("/login")
+        def log_in() -> str:
+            flask_login.login_user(User("ada"))
+            return "ok"
+
+        apps.append(app)
+    for app in apps:
+        app.test_client().post("/login", headers=UA)
+    identifies = sent(client, inbox, "$identify")
+    assert sorted(e["distinct_id"] for e in identifies) == ["admin-ada", "shop-ada"]
