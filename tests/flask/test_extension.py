@@ -336,3 +336,23 @@ def test_one_extension_for_two_apps_keeps_each_apps_settings(
         app.test_client().post("/login", headers=UA)
     identifies = sent(client, inbox, "$identify")
     assert sorted(e["distinct_id"] for e in identifies) == ["admin-ada", "shop-ada"]
+
+
+def test_a_view_error_propagates_unchanged_when_flask_propagates_it(
+    client: Client, inbox: InboxServer
+) -> None:
+    app = make_app(client)
+    app.testing = True  # PROPAGATE_EXCEPTIONS: the error leaves Flask's wsgi_app
+    failure = LookupError("no such order")
+
+    @app.get("/orders/<int:oid>")
+    def order(oid: int) -> str:
+        raise failure
+
+    with pytest.raises(LookupError) as caught:
+        app.test_client().get("/orders/1", headers=UA)
+    assert caught.value is failure
+    assert isinstance(posthog_web.current(), NoopHelper)
+    app.testing = False  # now Flask answers 500 itself: not a page view
+    assert app.test_client().get("/orders/1", headers=UA).status_code == 500
+    assert sent(client, inbox, "$pageview") == []
