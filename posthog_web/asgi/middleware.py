@@ -8,7 +8,6 @@ the framework-neutral :class:`~posthog_web.web.tracker.Tracker`.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from collections.abc import Mapping
 from typing import Any
@@ -17,16 +16,16 @@ from posthog_web.asgi.exchange import Exchange, run_skipped
 from posthog_web.asgi.groups import GroupsFn
 from posthog_web.asgi.lifespan import Lifespan
 from posthog_web.asgi.types import ASGIApp, DistinctIdFn, PersonPropertiesFn, Receive, Scope, Send
-from posthog_web.client import DEFAULT_HOST, Client
+from posthog_web.client import Client
 from posthog_web.delivery import recorder as recording
-from posthog_web.web.fallback import PLACEHOLDER_API_KEY, keyless_host, recording_only_client
-from posthog_web.web.tracker import Tracker, TrackerOptions
+from posthog_web.web.fallback import recording_only_client
+from posthog_web.web.setup import middleware_client
+from posthog_web.web.setup import tracker_options as shared_tracker_options
+from posthog_web.web.tracker import Tracker
 
 __all__ = ["PostHogMiddleware"]
 
 logger = logging.getLogger(__name__)
-
-_TRACKER_OPTION_NAMES = frozenset(f.name for f in dataclasses.fields(TrackerOptions))
 
 
 class PostHogMiddleware:
@@ -76,44 +75,35 @@ class PostHogMiddleware:
         flush_timeout: float = 5.0,
         **options: Any,
     ) -> None:
-        unknown = sorted(set(options) - _TRACKER_OPTION_NAMES)
-        if unknown:
-            raise TypeError(
-                f"PostHogMiddleware got unknown keyword argument(s): {', '.join(unknown)}"
-            )
-        if "cookie_secret" in options and secret_key is not None:
-            raise TypeError("PostHogMiddleware: pass secret_key or cookie_secret, not both")
-        if client is not None and api_key is not None:
-            raise TypeError("PostHogMiddleware: pass api_key or client, not both")
-        if not isinstance(local_inbox, bool):
-            raise TypeError("PostHogMiddleware: local_inbox must be True or False")
-        if distinct_id is not None and not callable(distinct_id):
-            raise TypeError("PostHogMiddleware: distinct_id must be a callable taking the user")
-        if person_properties is not None and not callable(person_properties):
-            raise TypeError(
-                "PostHogMiddleware: person_properties must be a callable taking the user"
-            )
-        if groups is not None and not callable(groups):
-            raise TypeError("PostHogMiddleware: groups must be a callable taking the request")
+        tracker_options = self._tracker_options = shared_tracker_options(
+            "PostHogMiddleware",
+            options,
+            api_key=api_key,
+            client=client,
+            secret_key=secret_key,
+            local_inbox=local_inbox,
+            callables={
+                "distinct_id": distinct_id,
+                "person_properties": person_properties,
+                "groups": groups,
+            },
+        )
         if (
             isinstance(flush_timeout, bool)
             or not isinstance(flush_timeout, (int, float))
             or not flush_timeout >= 0
         ):
             raise ValueError("PostHogMiddleware: flush_timeout must be a number of seconds >= 0")
-        if secret_key is not None:
-            options["cookie_secret"] = secret_key
 
         self.app = app
         self.flush_timeout = float(flush_timeout)
         self._distinct_id = distinct_id
         self._person_properties = person_properties
         self._groups = groups
-        self._tracker_options = tracker_options = TrackerOptions(**options)
         self.tracker: Tracker | None = None
         self._recording_tracker: Tracker | None = None
         if client is None:
-            client = _client(api_key, host, local_inbox)
+            client = middleware_client("PostHogMiddleware", api_key, host, local_inbox)
             if client is None:
                 return
         self.tracker = Tracker(client, tracker_options)
@@ -155,25 +145,3 @@ class PostHogMiddleware:
             return None, None
         properties = self._person_properties(user) if self._person_properties else None
         return str(distinct_id), properties
-
-
-def _client(api_key: str | None, host: str | None, local_inbox: bool) -> Client | None:
-    """The client for ``api_key``/``host`` (see :mod:`posthog_web.web.fallback`), or None."""
-    if api_key:
-        client = Client(api_key, host=host or DEFAULT_HOST)
-        logger.info("posthog-web: sending events to %s", client.host)
-        return client
-    inbox = keyless_host(host, local_inbox=local_inbox)
-    if inbox is None:
-        logger.warning(
-            "posthog-web: PostHogMiddleware has no api_key and no client; it is disabled "
-            "and sends nothing (local_inbox=True sends to `posthog-web inbox`)"
-        )
-        return None
-    client = Client(PLACEHOLDER_API_KEY, host=inbox)
-    logger.info(
-        "posthog-web: no api_key; events go to the local inbox at %s "
-        "(start it with `posthog-web inbox`)",
-        client.host,
-    )
-    return client

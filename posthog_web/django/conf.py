@@ -8,7 +8,6 @@ down. Callables may be given as objects or as dotted paths.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -37,10 +36,14 @@ from posthog_web.web.fallback import (
     keyless_host,
     recording_only_client,
 )
+from posthog_web.web.settings import CLIENT_KEYS as _CLIENT_KEYS
+from posthog_web.web.settings import TRACKER_KEYS as _TRACKER_KEYS
+from posthog_web.web.settings import api_key_and_host as shared_api_key_and_host
 from posthog_web.web.tracker import Tracker, TrackerOptions
 
-# DEFAULTS, default_person_properties, problems, resolve_callable and user_settings
-# live in defaults.py; they stay importable from here, where the docs name them.
+# DEFAULTS, default_person_properties and problems live in web/settings.py (shared with
+# Flask), resolve_callable and user_settings in defaults.py; they stay importable from
+# here, where the docs name them.
 __all__ = [
     "DEFAULTS",
     "LOCAL_INBOX_URL",
@@ -54,48 +57,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
-
-_TRACKER_KEYS = (
-    "PERSON_PROFILES",
-    "CAPTURE_TRACING_HEADERS",
-    "READ_POSTHOG_JS_COOKIE",
-    "SESSION_IDLE_TIMEOUT_SECONDS",
-    "ANONYMOUS_COOKIE_NAME",
-    "COOKIE_MAX_AGE",
-    "COOKIE_SECURE",
-    "COOKIE_DOMAIN",
-    "EXCLUDE_PATHS",
-    "INCLUDE_PATHS",
-    "FILTER_BOTS",
-    "BOT_USER_AGENTS",
-    "BOT_PAGEVIEWS",
-    "SESSION_COOKIE_NAME",
-    "POSTHOG_JS_API_HOST",
-    "POSTHOG_JS_OPTIONS",
-    "MASKED_QUERY_PARAMS",
-    "KEPT_QUERY_PARAMS",
-    "QUERY_ALLOWLIST",
-    "TRUSTED_PROXIES",
-    "IP_MODE",
-    "RESPECT_GPC",
-    "RESPECT_DNT",
-    "COOKIELESS_MODE",
-    "CAPTURE_EXCEPTIONS",
-    "IGNORE_EXCEPTIONS",
-    "IN_APP",
-    "CAPTURE_CODE_VARIABLES",
-)
-_CLIENT_KEYS = (
-    "SYNC_MODE",
-    "FLUSH_AT",
-    "FLUSH_INTERVAL",
-    "MAX_QUEUE_SIZE",
-    "GZIP",
-    "MAX_RETRIES",
-    "ALLOW_INSECURE_HTTP",
-    "SPOOL_DIR",
-    "SPOOL_MAX_BYTES",
-)
 
 # Settings that change what get_config() builds.
 _WATCHED = frozenset({"POSTHOG_WEB", "SECRET_KEY", "DEBUG", "STATIC_URL", "MEDIA_URL"})
@@ -181,11 +142,7 @@ def tracker_options(conf: Mapping[str, Any]) -> TrackerOptions:
 
 def api_key_and_host(conf: Mapping[str, Any]) -> tuple[str | None, str]:
     """The API key and host after the environment fallbacks and the DEBUG inbox rule."""
-    api_key = conf["API_KEY"] or os.environ.get("POSTHOG_API_KEY") or None
-    host = conf["HOST"] or os.environ.get("POSTHOG_HOST") or None
-    if host is None:
-        host = LOCAL_INBOX_URL if api_key is None and settings.DEBUG else DEFAULT_HOST
-    return api_key, host
+    return shared_api_key_and_host(conf, debug=settings.DEBUG)
 
 
 def _client(conf: Mapping[str, Any], quiet: bool) -> tuple[Client | None, bool, str | None]:
