@@ -11,6 +11,7 @@ from posthog_web.client import EU_HOST, US_HOST, Client
 from posthog_web.delivery import DeliveryError
 from posthog_web.errors import ExceptionOptions
 from posthog_web.uncaught import capture_uncaught
+from posthog_web.web.background import with_current
 from posthog_web.web.helper import current
 
 __all__ = [
@@ -22,4 +23,5 @@ __all__ = [
     "__version__",
     "capture_uncaught",
     "current",
+    "with_current",
 ]

@@ -38,7 +38,10 @@ from posthog_web.flags.api import FlagsMixin, validate_secret_key
 from posthog_web.flags.cache import DirectoryStore
 from posthog_web.flags.evaluator import FlagEvaluator
 from posthog_web.flags.exposure import CalledLog
+from posthog_web.groups import GroupTypes
+from posthog_web.hooks import BeforeSend, EventHooks, encode_hooked
 from posthog_web.payloads import encode_event, url_properties
+from posthog_web.persons import PersonsMixin
 
 # The hosts and checks live in config.py, the encoding in payloads.py; these names stay
 # importable from here.
@@ -56,7 +59,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 
-class Client(FlagsMixin, ExceptionsMixin):
+class Client(FlagsMixin, ExceptionsMixin, PersonsMixin):
     """Sends events to one PostHog project.
 
     Args:
@@ -92,6 +95,9 @@ class Client(FlagsMixin, ExceptionsMixin):
         flags_timeout: the most seconds a flag call waits (first load, ``/flags``).
         flags_cache_dir: a directory the processes of one machine share the definitions
             through: one fetches per poll interval, the others read its copy.
+        super_properties: properties every event carries (an event's own win).
+        before_send: ``callable(event) -> event | None`` run on every event before it
+            is queued; None or an exception drops it (counted, logged; docs/groups.md).
     """
 
     def __init__(
@@ -118,6 +124,8 @@ class Client(FlagsMixin, ExceptionsMixin):
         flags_poll_interval: float = 30.0,
         flags_timeout: float = 3.0,
         flags_cache_dir: str | os.PathLike[str] | None = None,
+        super_properties: Mapping[str, Any] | None = None,
+        before_send: BeforeSend | None = None,
     ) -> None:
         self._api_key = validate_api_key(api_key)
         self.host = normalize_host(host, allow_insecure_http=allow_insecure_http)
@@ -181,6 +189,8 @@ class Client(FlagsMixin, ExceptionsMixin):
             else DirectoryStore(cache_dir, self.host, self._api_key),
         )
         self._called = CalledLog()
+        self._hooks = EventHooks(super_properties, before_send, self._sender.count_dropped)
+        self._group_types = GroupTypes()
 
     @property
     def api_key(self) -> str:
@@ -204,6 +214,7 @@ class Client(FlagsMixin, ExceptionsMixin):
         properties: Mapping[str, Any] | None = None,
         timestamp: object = None,
         uuid: object = None,
+        groups: Mapping[str, str] | None = None,
     ) -> int | None:
         """Capture a custom event.
 
@@ -215,6 +226,7 @@ class Client(FlagsMixin, ExceptionsMixin):
             timestamp: when it happened: an ISO 8601 str or a datetime (naive = UTC);
                 defaults to now.
             uuid: the event's UUID; a UUIDv7 is minted when omitted.
+            groups: ``{group_type: group_key}``, sent as ``$groups`` (docs/groups.md).
 
         Returns:
             In sync mode the HTTP status PostHog answered; otherwise None.
@@ -222,6 +234,7 @@ class Client(FlagsMixin, ExceptionsMixin):
         name = ev.validate_event_name(event)
         props = ev.check_properties(properties)
         event_uuid = None if uuid is None else ev.validate_uuid(uuid)
+        self._add_groups(props, groups)
         return self._send(name, distinct_id, props, timestamp, event_uuid)
 
     def page(
@@ -232,14 +245,16 @@ class Client(FlagsMixin, ExceptionsMixin):
         url: str | None = None,
         properties: Mapping[str, Any] | None = None,
         timestamp: object = None,
+        groups: Mapping[str, str] | None = None,
     ) -> int | None:
         """Capture a ``$pageview``: ``title`` is ``name``; ``url`` fills ``$current_url``,
-        ``$host`` and ``$pathname``."""
+        ``$host`` and ``$pathname``; ``groups`` as for :meth:`capture`."""
         title = ev.validate_event_name(name, "name")
         props = ev.check_properties(properties)
         props["title"] = title
         if url is not None:
             props.update(url_properties(url))
+        self._add_groups(props, groups)
         return self._send(ev.EVENT_PAGEVIEW, distinct_id, props, timestamp, None)
 
     def screen(
@@ -249,11 +264,13 @@ class Client(FlagsMixin, ExceptionsMixin):
         name: str,
         properties: Mapping[str, Any] | None = None,
         timestamp: object = None,
+        groups: Mapping[str, str] | None = None,
     ) -> int | None:
-        """Capture a ``$screen`` view with ``$screen_name`` = ``name``."""
+        """Capture a ``$screen`` view with ``$screen_name`` = ``name``; ``groups``: see capture."""
         screen_name = ev.validate_event_name(name, "name")
         props = ev.check_properties(properties)
         props[ev.PROP_SCREEN_NAME] = screen_name
+        self._add_groups(props, groups)
         return self._send(ev.EVENT_SCREEN, distinct_id, props, timestamp, None)
 
     def identify(
@@ -294,8 +311,11 @@ class Client(FlagsMixin, ExceptionsMixin):
     def enqueue(self, event: dict[str, Any]) -> int | None:
         """Queue an event already built with :func:`posthog_web.events.new_event`.
 
-        No validation and no copy: the integrations build it from validated parts.
+        No validation and no copy: the integrations build it from validated parts. The
+        ``super_properties`` and ``before_send`` apply.
         """
+        if self._hooks.active and (event := self._hooks.apply(event)) is None:  # type: ignore[assignment]
+            return None
         recorder = recording.active
         if recorder is not None:
             recorder.add(ev.encode_json(event))
@@ -338,12 +358,18 @@ class Client(FlagsMixin, ExceptionsMixin):
     ) -> int | None:
         did = ev.validate_distinct_id(distinct_id)
         recorder = recording.active
-        if event_uuid is None and recorder is None and not self.sync_mode:
+        hooks = self._hooks
+        if event_uuid is None and recorder is None and not self.sync_mode and not hooks.active:
             self._queue(event, did, properties, timestamp, top_level)
             return None
         stamp = ev.format_timestamp(timestamp)
         message = ev.new_event(event, did, properties, timestamp=stamp, uuid=event_uuid)
-        encoded = encode_event(message, properties, top_level, 0)
+        if not hooks.active:
+            encoded = encode_event(message, properties, top_level, 0)
+        elif (hooked := encode_hooked(hooks, message, properties, top_level)) is None:
+            return None
+        else:
+            encoded = hooked
         if recorder is not None:
             recorder.add(encoded)
             return 200 if self.sync_mode else None

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 import uuid as uuid_module
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from posthog_web import events as ev
@@ -23,6 +23,8 @@ class ExceptionsMixin:
     """Error tracking methods for :class:`~posthog_web.Client` (see docs/errors.md)."""
 
     exception_capture: ExceptionCapture
+    # PersonsMixin's; only annotated, so it does not shadow it in Client's MRO.
+    _add_groups: Callable[[dict[str, Any], object], None]
 
     def _send(  # implemented by Client
         self,
@@ -43,6 +45,7 @@ class ExceptionsMixin:
         properties: Mapping[str, Any] | None = None,
         timestamp: object = None,
         handled: bool = True,
+        groups: Mapping[str, str] | None = None,
     ) -> int | None:
         """Capture an ``$exception`` for PostHog's error tracking.
 
@@ -54,6 +57,7 @@ class ExceptionsMixin:
                 PostHog's grouping).
             timestamp: when it happened (as for :meth:`capture`).
             handled: whether the app dealt with it (PostHog's "handled" flag).
+            groups: ``{group_type: group_key}``, sent as ``$groups`` (docs/groups.md).
 
         Returns:
             In sync mode the HTTP status PostHog answered; otherwise None. None also when
@@ -74,6 +78,7 @@ class ExceptionsMixin:
             properties=properties,
             timestamp=timestamp,
             handled=handled,
+            groups=groups,
             mechanism_type=MECHANISM_GENERIC,
             level="error",
             source=None,
@@ -87,6 +92,7 @@ class ExceptionsMixin:
         properties: Mapping[str, Any] | None,
         timestamp: object,
         handled: bool,
+        groups: Mapping[str, str] | None = None,
         mechanism_type: str,
         level: str,
         source: str | None,
@@ -96,6 +102,8 @@ class ExceptionsMixin:
         stamp = None if timestamp is None else ev.format_timestamp(timestamp)
         if props:
             check_encodable(props)
+        group_props: dict[str, Any] = {}
+        self._add_groups(group_props, groups)
         built = self.exception_capture.build(
             exc,
             handled=handled,
@@ -106,6 +114,7 @@ class ExceptionsMixin:
         )
         if built is None:
             return None
+        built.update(group_props)
         if did is None:
             did = str(uuid_module.uuid4())
             built.setdefault(ev.PROP_PROCESS_PERSON_PROFILE, False)

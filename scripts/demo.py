@@ -1,6 +1,6 @@
-"""The README's first command: the three example apps, a scripted visitor, the local inbox.
+"""The README's first command: the four example apps, a scripted visitor, the local inbox.
 
-Starts the inbox and the Django, Starlette and FastAPI examples on free local ports,
+Starts the inbox and the Django, Starlette, FastAPI and Flask examples on free local ports,
 walks one visitor through each app over real HTTP (a newsletter link, browsing, log in,
 a purchase, an API call that records a ``$screen``, log out), then prints what the inbox
 received, person by person, with PostHog's merge of the anonymous visitor into the user.
@@ -111,6 +111,9 @@ class App:
     target: str
     uvicorn_args: tuple[str, ...] = ()
     trailing_slash: bool = False
+    # A WSGI app runs under gunicorn instead (its command line), ready at this log line.
+    server: tuple[str, ...] = ()
+    ready: str = r"Uvicorn running on (http://\S+)"
     url: str = ""
     child: Child | None = None
     events: list[dict[str, Any]] = field(default_factory=list)
@@ -132,6 +135,13 @@ def make_apps() -> list[App]:
             "starlette", "example_starlette/starlette_app.py", "example_starlette.starlette_app:app"
         ),
         App("fastapi", "example_starlette/fastapi_app.py", "example_starlette.fastapi_app:app"),
+        App(
+            "flask",
+            "example_flask/shop.py (Flask under gunicorn, WSGI)",
+            "example_flask.shop:app",
+            server=("-m", "gunicorn", "--bind", "127.0.0.1:0", "--threads", "2"),
+            ready=r"Listening at: (http://\S+)",
+        ),
     ]
 
 
@@ -180,10 +190,11 @@ def start(apps: list[App], workdir: Path) -> str:
         )
     for app in apps:
         argv = [PYTHON, "-m", "uvicorn", app.target, "--host", "127.0.0.1", "--port", "0"]
-        app.child = Child(app.name, [*argv, *app.uvicorn_args], env, workdir / f"{app.name}.log")
+        argv = [PYTHON, *app.server, app.target] if app.server else [*argv, *app.uvicorn_args]
+        app.child = Child(app.name, argv, env, workdir / f"{app.name}.log")
     for app in apps:
         assert app.child is not None
-        app.url = app.child.wait_for(r"Uvicorn running on (http://\S+)")
+        app.url = app.child.wait_for(app.ready)
     if migrate is not None:
         try:
             status = migrate.process.wait(START_TIMEOUT)
@@ -452,7 +463,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--only",
         action="append",
-        choices=["django", "starlette", "fastapi"],
+        choices=["django", "starlette", "fastapi", "flask"],
         help="run only this app (repeatable)",
     )
     parser.add_argument(

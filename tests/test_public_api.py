@@ -39,6 +39,9 @@ PUBLIC_NAMES: dict[str, set[str]] = {
     "posthog_web.django.conf": {"DEFAULTS", "default_person_properties", "get_config"},
     "posthog_web.asgi": {"PostHogMiddleware"},
     "posthog_web.fastapi": {"PostHog", "get_posthog"},
+    "posthog_web.wsgi": {"PostHogMiddleware"},
+    "posthog_web.flask": {"PostHog"},
+    "posthog_web.web.settings": {"DEFAULTS", "default_person_properties"},
     "posthog_web.inbox": {"FaultInjector", "InboxServer", "RecordedRequest"},
     "posthog_web.snippet": {"posthog_snippet"},
     "posthog_web.events": {"is_illegal_distinct_id"},
@@ -112,6 +115,8 @@ ASGI_MIDDLEWARE_KEYWORDS = {
     "secret_key",
     "flush_timeout",
 }
+
+WSGI_MIDDLEWARE_KEYWORDS = ASGI_MIDDLEWARE_KEYWORDS - {"flush_timeout"}
 
 INBOX_SERVER = {
     "clear",
@@ -262,6 +267,11 @@ def test_adapter_and_inbox_signatures_keep_their_keywords() -> None:
     from posthog_web.snippet import posthog_snippet
 
     assert _missing(ASGI_MIDDLEWARE_KEYWORDS, _keywords(PostHogMiddleware.__init__)) == []
+    wsgi = importlib.import_module("posthog_web.wsgi").PostHogMiddleware
+    assert _missing(WSGI_MIDDLEWARE_KEYWORDS, _keywords(wsgi.__init__)) == []
+    flask_extension = importlib.import_module("posthog_web.flask").PostHog
+    assert _missing({"app"}, _keywords(flask_extension.__init__)) == []
+    assert _missing({"init_app", "login", "logout", "user_loader"}, set(dir(flask_extension))) == []
     assert _missing({"host", "port", "db_path"}, _keywords(InboxServer.__init__)) == []
     assert _missing(INBOX_SERVER, set(dir(InboxServer))) == []
     assert _missing(SNIPPET_KEYWORDS, _keywords(posthog_snippet)) == []
@@ -276,6 +286,8 @@ def test_django_settings_keys_and_tracker_options_stay() -> None:
     assert _missing(TRACKER_OPTIONS, fields) == []
     # Every tracker option is also a Django setting, under its upper-case name.
     assert _missing({name.upper() for name in TRACKER_OPTIONS}, set(DEFAULTS)) == []
+    # Flask's app.config["POSTHOG_WEB"] reads the very same keys.
+    assert importlib.import_module("posthog_web.web.settings").DEFAULTS is DEFAULTS
 
 
 def test_django_template_tag_and_management_command_stay() -> None:

@@ -6,6 +6,7 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any, TypeAlias
 
+from posthog_web.asgi.groups import GroupsFn, groups_source
 from posthog_web.asgi.request import request_view
 from posthog_web.asgi.response import private_headers, set_cookie_header
 from posthog_web.asgi.routes import route_view_name
@@ -20,8 +21,10 @@ from posthog_web.asgi.types import (
 )
 from posthog_web.web import ResponseView
 from posthog_web.web.context import RequestContext
+from posthog_web.web.errors import SOURCE_ASGI
 from posthog_web.web.guard import guarded
 from posthog_web.web.helper import NoopHelper, bind, unbind
+from posthog_web.web.responses import StartedResponse, end_response, start_response
 from posthog_web.web.tracker import Tracker
 
 __all__ = ["Exchange", "attach", "run_skipped"]
@@ -41,6 +44,7 @@ _SKIPPED = _SkippedHelper()
 _GUARD_START = guarded("request start")
 _GUARD_RESPONSE = guarded("response start")
 _GUARD_PAGEVIEW = guarded("page view")
+_GUARD_EXCEPTION = guarded("exception capture")
 
 
 def attach(scope: Scope, helper: object) -> None:
@@ -76,16 +80,17 @@ class Exchange:
         "ctx",
         "done",
         "excluded",
+        "groups",
         "response",
         "root_path",
         "ruled_out",
         "scope",
         "send",
+        "started",
         "tracker",
         "trailers",
         "user_identity",
         "user_seen",
-        "verdict",
     )
 
     def __init__(
@@ -95,8 +100,10 @@ class Exchange:
         tracker: Tracker,
         scope: Scope,
         send: Send,
+        groups: GroupsFn | None = None,
     ) -> None:
         self.app = app
+        self.groups = groups
         self.user_identity = user_identity
         self.tracker = tracker
         self.scope = scope
@@ -106,7 +113,7 @@ class Exchange:
         self.ctx: RequestContext | None = None
         self.response: ResponseView | None = None
         self.user_seen: Any = None
-        self.verdict: bool | None = None
+        self.started: StartedResponse | None = None
         self.body_seen = False
         self.trailers = False
         self.done = False
@@ -122,14 +129,32 @@ class Exchange:
             return
         self._refresh_user()
         self.ctx.refresh_user = self._refresh_user
+        self.ctx.route_reader = self._route
+        if self.groups is not None:
+            self.ctx.groups_source = groups_source(self.groups, self.scope)
         helper = self.ctx.helper
         attach(self.scope, helper)
         token = bind(helper)
         try:
             await self.app(self.scope, receive, self._send)
+        except Exception as exc:
+            self._escaped(exc)
+            raise
         finally:
             unbind(token)
             self.ctx.release()
+
+    def _route(self) -> tuple[str | None, str | None, str | None]:
+        return route_view_name(self.scope, self.root_path)
+
+    def _escaped(self, exc: Exception) -> None:
+        # Before the response started the server (or Starlette's ServerErrorMiddleware)
+        # answers 500; after, the status already sent stands.
+        with _GUARD_EXCEPTION:
+            ctx = self.ctx
+            assert ctx is not None
+            status = 500 if self.response is None else self.response.status
+            self.tracker.errors.autocapture(ctx, exc, source=SOURCE_ASGI, status=status)
 
     def _refresh_user(self) -> None:
         # scope["user"] may appear only after an inner AuthenticationMiddleware ran,
@@ -175,24 +200,17 @@ class Exchange:
             self.trailers = bool(message.get("trailers", False))
             response = ResponseView(status=int(message["status"]), content_type=content_type)
             self.response = response
-            if ctx.page_requested:
-                verdict = None
-            elif self.ruled_out:
-                verdict = False
-            else:
-                verdict = tracker.is_pageview(ctx.request, response, excluded=self.excluded)
-            self.verdict = verdict
-            if ctx.page_requested or verdict:
-                # Mint the anonymous id and the session now: their cookies can only go
-                # out with these headers.
-                tracker.distinct_id(ctx)
-                tracker.session_id(ctx)
-            cookies = tracker.response_cookies(ctx)
-            if tracker.per_visitor(ctx, cookies):
+            self.started = started = start_response(
+                tracker, ctx, response, ruled_out=self.ruled_out, excluded=self.excluded
+            )
+            if started.private:
                 # A new message and list: the app may reuse its own across responses.
                 message = {
                     **message,
-                    "headers": [*private_headers(headers), *map(set_cookie_header, cookies)],
+                    "headers": [
+                        *private_headers(headers),
+                        *map(set_cookie_header, started.cookies),
+                    ],
                 }
         return message
 
@@ -220,16 +238,15 @@ class Exchange:
         return False
 
     def _finish(self) -> None:
-        ctx, response = self.ctx, self.response
-        if ctx is None or response is None:
+        ctx, response, started = self.ctx, self.response, self.started
+        if ctx is None or response is None or started is None:
             return  # the response start failed in the guard: nothing is known
         with _GUARD_PAGEVIEW:
-            # The rules already ran at the response start; only streaming can change them.
-            verdict = None if response.streaming and not self.ruled_out else self.verdict
-            if verdict is False and not ctx.page_requested:
-                self.tracker.finish(ctx, response, pageview=False)
-                return
-            route, view, route_name = route_view_name(self.scope, self.root_path)
-            self.tracker.finish(
-                ctx, response, route=route, view=view, route_name=route_name, pageview=verdict
+            end_response(
+                self.tracker,
+                ctx,
+                response,
+                started,
+                ruled_out=self.ruled_out,
+                route_info=lambda: route_view_name(self.scope, self.root_path),
             )

@@ -8,24 +8,24 @@ the framework-neutral :class:`~posthog_web.web.tracker.Tracker`.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from collections.abc import Mapping
 from typing import Any
 
 from posthog_web.asgi.exchange import Exchange, run_skipped
+from posthog_web.asgi.groups import GroupsFn
 from posthog_web.asgi.lifespan import Lifespan
 from posthog_web.asgi.types import ASGIApp, DistinctIdFn, PersonPropertiesFn, Receive, Scope, Send
-from posthog_web.client import DEFAULT_HOST, Client
+from posthog_web.client import Client
 from posthog_web.delivery import recorder as recording
-from posthog_web.web.fallback import PLACEHOLDER_API_KEY, keyless_host, recording_only_client
-from posthog_web.web.tracker import Tracker, TrackerOptions
+from posthog_web.web.fallback import recording_only_client
+from posthog_web.web.setup import middleware_client
+from posthog_web.web.setup import tracker_options as shared_tracker_options
+from posthog_web.web.tracker import Tracker
 
 __all__ = ["PostHogMiddleware"]
 
 logger = logging.getLogger(__name__)
-
-_TRACKER_OPTION_NAMES = frozenset(f.name for f in dataclasses.fields(TrackerOptions))
 
 
 class PostHogMiddleware:
@@ -47,6 +47,9 @@ class PostHogMiddleware:
             authenticated ``scope["user"]``; by default ``user.identity``.
         person_properties: ``callable(user) -> Mapping | None`` giving person
             properties for that user; by default none.
+        groups: ``callable(request) -> {group_type: group_key} | None``, the request's
+            groups, called once per request when an event needs them; given a Starlette
+            ``Request`` in Starlette and FastAPI, the ASGI scope in any other app.
         secret_key: key signing the anonymous-id cookie (``TrackerOptions.cookie_secret``).
         flush_timeout: seconds the lifespan shutdown waits for queued events to be sent.
         **options: any :class:`~posthog_web.web.tracker.TrackerOptions` field, by name.
@@ -67,45 +70,40 @@ class PostHogMiddleware:
         client: Client | None = None,
         distinct_id: DistinctIdFn | None = None,
         person_properties: PersonPropertiesFn | None = None,
+        groups: GroupsFn | None = None,
         secret_key: str | None = None,
         flush_timeout: float = 5.0,
         **options: Any,
     ) -> None:
-        unknown = sorted(set(options) - _TRACKER_OPTION_NAMES)
-        if unknown:
-            raise TypeError(
-                f"PostHogMiddleware got unknown keyword argument(s): {', '.join(unknown)}"
-            )
-        if "cookie_secret" in options and secret_key is not None:
-            raise TypeError("PostHogMiddleware: pass secret_key or cookie_secret, not both")
-        if client is not None and api_key is not None:
-            raise TypeError("PostHogMiddleware: pass api_key or client, not both")
-        if not isinstance(local_inbox, bool):
-            raise TypeError("PostHogMiddleware: local_inbox must be True or False")
-        if distinct_id is not None and not callable(distinct_id):
-            raise TypeError("PostHogMiddleware: distinct_id must be a callable taking the user")
-        if person_properties is not None and not callable(person_properties):
-            raise TypeError(
-                "PostHogMiddleware: person_properties must be a callable taking the user"
-            )
+        tracker_options = self._tracker_options = shared_tracker_options(
+            "PostHogMiddleware",
+            options,
+            api_key=api_key,
+            client=client,
+            secret_key=secret_key,
+            local_inbox=local_inbox,
+            callables={
+                "distinct_id": distinct_id,
+                "person_properties": person_properties,
+                "groups": groups,
+            },
+        )
         if (
             isinstance(flush_timeout, bool)
             or not isinstance(flush_timeout, (int, float))
             or not flush_timeout >= 0
         ):
             raise ValueError("PostHogMiddleware: flush_timeout must be a number of seconds >= 0")
-        if secret_key is not None:
-            options["cookie_secret"] = secret_key
 
         self.app = app
         self.flush_timeout = float(flush_timeout)
         self._distinct_id = distinct_id
         self._person_properties = person_properties
-        self._tracker_options = tracker_options = TrackerOptions(**options)
+        self._groups = groups
         self.tracker: Tracker | None = None
         self._recording_tracker: Tracker | None = None
         if client is None:
-            client = _client(api_key, host, local_inbox)
+            client = middleware_client("PostHogMiddleware", api_key, host, local_inbox)
             if client is None:
                 return
         self.tracker = Tracker(client, tracker_options)
@@ -117,7 +115,9 @@ class PostHogMiddleware:
             if tracker is None and recording.active is not None:
                 tracker = self._recording_only()
             if tracker is not None and scope.get("method") != "HEAD":
-                await Exchange(self.app, self._user_identity, tracker, scope, send).run(receive)
+                await Exchange(
+                    self.app, self._user_identity, tracker, scope, send, self._groups
+                ).run(receive)
             else:
                 await run_skipped(self.app, scope, receive, send)
             return
@@ -145,25 +145,3 @@ class PostHogMiddleware:
             return None, None
         properties = self._person_properties(user) if self._person_properties else None
         return str(distinct_id), properties
-
-
-def _client(api_key: str | None, host: str | None, local_inbox: bool) -> Client | None:
-    """The client for ``api_key``/``host`` (see :mod:`posthog_web.web.fallback`), or None."""
-    if api_key:
-        client = Client(api_key, host=host or DEFAULT_HOST)
-        logger.info("posthog-web: sending events to %s", client.host)
-        return client
-    inbox = keyless_host(host, local_inbox=local_inbox)
-    if inbox is None:
-        logger.warning(
-            "posthog-web: PostHogMiddleware has no api_key and no client; it is disabled "
-            "and sends nothing (local_inbox=True sends to `posthog-web inbox`)"
-        )
-        return None
-    client = Client(PLACEHOLDER_API_KEY, host=inbox)
-    logger.info(
-        "posthog-web: no api_key; events go to the local inbox at %s "
-        "(start it with `posthog-web inbox`)",
-        client.host,
-    )
-    return client

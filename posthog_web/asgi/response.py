@@ -6,6 +6,7 @@ from typing import Any
 
 from posthog_web.web import SetCookie
 from posthog_web.web.caching import private_cache_headers
+from posthog_web.web.headers import set_cookie_value
 
 __all__ = ["private_headers", "set_cookie_header"]
 
@@ -38,15 +39,4 @@ def private_headers(headers: Any) -> list[Any]:
 
 
 def set_cookie_header(cookie: SetCookie) -> tuple[bytes, bytes]:
-    parts = [f"{cookie.name}={cookie.value}", f"Max-Age={cookie.max_age}", f"Path={cookie.path}"]
-    if cookie.max_age <= 0:
-        parts.append("Expires=Thu, 01 Jan 1970 00:00:00 GMT")
-    if cookie.domain:
-        parts.append(f"Domain={cookie.domain}")
-    if cookie.secure:
-        parts.append("Secure")
-    if cookie.httponly:
-        parts.append("HttpOnly")
-    if cookie.samesite:
-        parts.append(f"SameSite={cookie.samesite}")
-    return b"set-cookie", "; ".join(parts).encode("latin-1")
+    return b"set-cookie", set_cookie_value(cookie).encode("latin-1")

@@ -14,6 +14,7 @@ DROP_REASONS = (
     "shutdown",
     "shut_down",
     "spool_full",
+    "before_send",
 )
 COUNTED = ("sent", "retried", "spooled", "resent", *(f"dropped_{r}" for r in DROP_REASONS))
 

@@ -156,6 +156,10 @@ class Sender:
         """Counters: queued, pending, sent, retried, spooled, resent and dropped by reason."""
         return self._counters.stats(self.pending(), self._dequeued)
 
+    def count_dropped(self, reason: str) -> None:
+        """Count an event a caller dropped before the queue (``dropped_<reason>``)."""
+        self._counters.add(f"dropped_{reason}")
+
     def _exit_flush(self) -> None:
         if self._thread is None or self._stopping:
             return

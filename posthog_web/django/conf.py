@@ -8,7 +8,6 @@ down. Callables may be given as objects or as dotted paths.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -27,7 +26,6 @@ from posthog_web.django.defaults import (
     DEFAULTS,
     default_distinct_id,
     default_person_properties,
-    flags_secret_key,
     problems,
     resolve_callable,
     user_settings,
@@ -38,10 +36,15 @@ from posthog_web.web.fallback import (
     keyless_host,
     recording_only_client,
 )
+from posthog_web.web.settings import CLIENT_KEYS as _CLIENT_KEYS
+from posthog_web.web.settings import TRACKER_KEYS as _TRACKER_KEYS
+from posthog_web.web.settings import api_key_and_host as shared_api_key_and_host
+from posthog_web.web.settings import flags_options, flags_secret_key
 from posthog_web.web.tracker import Tracker, TrackerOptions
 
-# DEFAULTS, default_person_properties, problems, resolve_callable and user_settings
-# live in defaults.py; they stay importable from here, where the docs name them.
+# DEFAULTS, default_person_properties and problems live in web/settings.py (shared with
+# Flask), resolve_callable and user_settings in defaults.py; they stay importable from
+# here, where the docs name them.
 __all__ = [
     "DEFAULTS",
     "LOCAL_INBOX_URL",
@@ -57,44 +60,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-_TRACKER_KEYS = (
-    "PERSON_PROFILES",
-    "CAPTURE_TRACING_HEADERS",
-    "READ_POSTHOG_JS_COOKIE",
-    "SESSION_IDLE_TIMEOUT_SECONDS",
-    "ANONYMOUS_COOKIE_NAME",
-    "COOKIE_MAX_AGE",
-    "COOKIE_SECURE",
-    "COOKIE_DOMAIN",
-    "EXCLUDE_PATHS",
-    "INCLUDE_PATHS",
-    "FILTER_BOTS",
-    "BOT_USER_AGENTS",
-    "BOT_PAGEVIEWS",
-    "SESSION_COOKIE_NAME",
-    "POSTHOG_JS_API_HOST",
-    "POSTHOG_JS_OPTIONS",
-    "MASKED_QUERY_PARAMS",
-    "KEPT_QUERY_PARAMS",
-    "QUERY_ALLOWLIST",
-    "TRUSTED_PROXIES",
-    "IP_MODE",
-    "RESPECT_GPC",
-    "RESPECT_DNT",
-    "COOKIELESS_MODE",
-)
-_CLIENT_KEYS = (
-    "SYNC_MODE",
-    "FLUSH_AT",
-    "FLUSH_INTERVAL",
-    "MAX_QUEUE_SIZE",
-    "GZIP",
-    "MAX_RETRIES",
-    "ALLOW_INSECURE_HTTP",
-    "SPOOL_DIR",
-    "SPOOL_MAX_BYTES",
-)
-
 # Settings that change what get_config() builds.
 _WATCHED = frozenset({"POSTHOG_WEB", "SECRET_KEY", "DEBUG", "STATIC_URL", "MEDIA_URL"})
 
@@ -109,6 +74,8 @@ class PostHogConfig:
     record_pageview: Callable[[Any, Any], bool | None] | None
     owns_client: bool
     disabled_reason: str | None = None
+    groups: Callable[[Any], Mapping[str, Any] | None] | None = None
+    """``GROUPS``: the request's groups, called once per request when an event needs them."""
     recording_tracker: Tracker | None = None
     """Used instead of ``tracker`` (None) while a ``posthog_events`` recorder is active."""
 
@@ -132,6 +99,7 @@ def build(raw: Mapping[str, Any] | None = None, *, quiet: bool = False) -> PostH
     distinct_id = resolve_callable(conf["DISTINCT_ID"], "DISTINCT_ID") or default_distinct_id
     person_properties = resolve_callable(conf["PERSON_PROPERTIES"], "PERSON_PROPERTIES")
     record_pageview = resolve_callable(conf["RECORD_PAGEVIEW"], "RECORD_PAGEVIEW")
+    groups = resolve_callable(conf["GROUPS"], "GROUPS")
     client, owns_client, reason = _client(conf, quiet)
     try:
         options = tracker_options(conf)
@@ -147,6 +115,7 @@ def build(raw: Mapping[str, Any] | None = None, *, quiet: bool = False) -> PostH
         owns_client=owns_client,
         disabled_reason=reason,
         recording_tracker=recording_tracker,
+        groups=groups,
     )
 
 
@@ -175,11 +144,7 @@ def tracker_options(conf: Mapping[str, Any]) -> TrackerOptions:
 
 def api_key_and_host(conf: Mapping[str, Any]) -> tuple[str | None, str]:
     """The API key and host after the environment fallbacks and the DEBUG inbox rule."""
-    api_key = conf["API_KEY"] or os.environ.get("POSTHOG_API_KEY") or None
-    host = conf["HOST"] or os.environ.get("POSTHOG_HOST") or None
-    if host is None:
-        host = LOCAL_INBOX_URL if api_key is None and settings.DEBUG else DEFAULT_HOST
-    return api_key, host
+    return shared_api_key_and_host(conf, debug=settings.DEBUG)
 
 
 def _client(conf: Mapping[str, Any], quiet: bool) -> tuple[Client | None, bool, str | None]:
@@ -220,10 +185,7 @@ def _client(conf: Mapping[str, Any], quiet: bool) -> tuple[Client | None, bool, 
             host=host,
             disabled=disabled,
             timeout=float(conf["TIMEOUT"]),
-            flags_secret_key=flags_secret_key(conf),
-            flags_poll_interval=conf["FLAGS_POLL_INTERVAL"],
-            flags_timeout=conf["FLAGS_TIMEOUT"],
-            flags_cache_dir=conf["FLAGS_CACHE_DIR"],
+            **flags_options(conf),
             **options,
         )
     except (TypeError, ValueError) as exc:

@@ -7,6 +7,7 @@ and response to the core's :class:`~posthog_web.web.request.RequestView` and
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -23,8 +24,9 @@ from posthog_web.django.users import user_async, user_sync
 from posthog_web.web import ResponseView, SetCookie
 from posthog_web.web.caching import private_cache_headers
 from posthog_web.web.context import RequestContext
+from posthog_web.web.errors import SOURCE_DJANGO
 from posthog_web.web.guard import guarded
-from posthog_web.web.helper import NoopHelper, bind, unbind
+from posthog_web.web.helper import NoopHelper, RequestHelper, bind, unbind
 from posthog_web.web.tracker import Tracker
 
 __all__ = ["PostHogMiddleware"]
@@ -71,6 +73,9 @@ class _State:
         self.user_read = True
         with guarded("reading the user"):
             PostHogMiddleware._set_user(self, user_sync(self.request))
+
+    def route(self) -> tuple[str | None, str | None, str | None]:
+        return _route_view_name(self.request)
 
 
 class PostHogMiddleware:
@@ -153,9 +158,23 @@ class PostHogMiddleware:
             except DisallowedHost:
                 return None  # a Host outside ALLOWED_HOSTS: not tracked
             ctx = tracker.start(view)
+            if config.groups is not None:
+                ctx.groups_source = functools.partial(config.groups, request)
             request.posthog = ctx.helper  # type: ignore[attr-defined]
-            return _State(config, tracker, ctx, request)
+            state = _State(config, tracker, ctx, request)
+            ctx.route_reader = state.route
+            return state
         return None
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> None:
+        """Autocapture: the view's exception is sent once Django's response is known.
+
+        Returns None, so Django answers as it would without posthog-web (its 500 page or
+        handler, another middleware's ``process_exception``).
+        """
+        helper = getattr(request, "posthog", None)
+        if isinstance(helper, RequestHelper):
+            helper._autocapture(exception, SOURCE_DJANGO)
 
     @staticmethod
     def _set_user(state: _State, user: Any) -> None:

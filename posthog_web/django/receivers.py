@@ -1,17 +1,24 @@
-"""Login and logout: alias the anonymous visitor into the user, rotate the id on logout."""
+"""Login and logout: alias the anonymous visitor into the user, rotate the id on logout.
+
+And ``got_request_exception``: an exception Django answers with its 500 that did not come
+from a view (an inner middleware's) reaches no ``process_exception``; it is sent from here.
+"""
 
 from __future__ import annotations
 
 import logging
+import sys
 from typing import Any
 
 from django.contrib.auth.signals import user_logged_in, user_logged_out
+from django.core.signals import got_request_exception
 
 from posthog_web.events import validate_distinct_id
+from posthog_web.web.errors import SOURCE_DJANGO
 from posthog_web.web.guard import guarded
 from posthog_web.web.helper import NoopHelper, RequestHelper
 
-__all__ = ["connect", "on_login", "on_logout"]
+__all__ = ["connect", "on_login", "on_logout", "on_request_exception"]
 
 logger = logging.getLogger(__name__)
 
@@ -50,7 +57,19 @@ def on_logout(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
         helper.logout()
 
 
+def on_request_exception(sender: Any, request: Any = None, **kwargs: Any) -> None:
+    """``got_request_exception``: Django answers the exception being handled with a 500.
+
+    A view's exception was noted by ``process_exception`` already; each is sent once.
+    """
+    helper = _helper(request)
+    exc = sys.exc_info()[1]
+    if helper is not None and exc is not None:
+        helper._autocapture(exc, SOURCE_DJANGO, status=500)
+
+
 def connect() -> None:
     """Connect the receivers (idempotent)."""
     user_logged_in.connect(on_login, dispatch_uid="posthog_web.login")
     user_logged_out.connect(on_logout, dispatch_uid="posthog_web.logout")
+    got_request_exception.connect(on_request_exception, dispatch_uid="posthog_web.exception")

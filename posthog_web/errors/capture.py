@@ -136,14 +136,20 @@ class ExceptionCapture:
     def fingerprint_of(
         self, links: list[chain.Link], values: list[str], traces: list[_Trace]
     ) -> str:
-        """The flood limit's key: each exception's type, message and in-app frames."""
+        """The flood limit's key: each exception's type and in-app frames, as PostHog
+        groups them; the message only for an exception without a stack.
+
+        So "user 123 not found" and "user 456 not found" from one line share a bucket.
+        """
         digest = hashlib.sha256()
         for link, value, trace in zip(links, values, traces, strict=True):
-            digest.update(f"{_type_name(link.exc)}\0{value}\0".encode("utf-8", "replace"))
-            for frame, _ in trace.entries:
-                if self._frames.frame_in_app(frame):
-                    name = f"{frame.f_globals.get('__name__')}\0{frame.f_code.co_name}\0"
-                    digest.update(name.encode("utf-8", "replace"))
+            text = value if not trace.entries else ""
+            digest.update(f"{_type_name(link.exc)}\0{text}\0".encode("utf-8", "replace"))
+            frames = [frame for frame, _ in trace.entries if self._frames.frame_in_app(frame)]
+            # No in-app frame: the first frame stands in, as in PostHog's fingerprint.
+            for frame in frames or [frame for frame, _ in trace.entries[:1]]:
+                name = f"{frame.f_globals.get('__name__')}\0{frame.f_code.co_name}\0"
+                digest.update(name.encode("utf-8", "replace"))
         return digest.hexdigest()
 
     def _trace_of(self, exc: BaseException, is_root: bool) -> _Trace:

@@ -75,6 +75,17 @@ class RequestContext:
     # and the request's feature flags (web/flags.py), made on the first flag read.
     person_properties: Mapping[str, Any] | None = None
     flags: RequestFlags | None = None
+    # Error tracking (web/errors.py): the adapter's reader of the matched route, the
+    # status the framework answered, and a view's exception waiting for that status.
+    route_reader: Callable[[], tuple[str | None, str | None, str | None]] | None = None
+    response_status: int | None = None
+    pending_exception: BaseException | None = None
+    pending_source: str | None = None
+    # The request's groups (web/groups.py): group() calls, then the configured callable's
+    # result under them once resolved; the callable an adapter handed in, until then.
+    groups: dict[str, str] | None = None
+    groups_resolved: bool = False
+    groups_source: Callable[[], object] | None = None
     helper: RequestHelper = field(init=False)
 
     def release(self) -> None:
@@ -86,5 +97,8 @@ class RequestContext:
         (and, now and then, over the whole heap). The helper keeps working afterwards.
         """
         self.refresh_user = None
+        self.route_reader = None
+        self.pending_exception = None
+        self.groups_source = None
         with contextlib.suppress(AttributeError):  # released already
             del self.helper

@@ -6,17 +6,19 @@ Every event carries the request's identity (``$session_id``, ``$window_id``, ``$
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from posthog_web.events import (
     COOKIELESS_SENTINEL,
     EVENT_BOT_PAGEVIEW,
     EVENT_CREATE_ALIAS,
+    EVENT_EXCEPTION,
     EVENT_IDENTIFY,
     EVENT_PAGEVIEW,
     EVENT_SCREEN,
     PROP_BROWSER_TYPE,
+    PROP_GROUPS,
     PROP_PAGEVIEW_ID,
     PROP_PROCESS_PERSON_PROFILE,
     PROP_SCREEN_NAME,
@@ -35,6 +37,7 @@ from posthog_web.web.visitor import Visitors
 
 if TYPE_CHECKING:
     from posthog_web.client import Client
+    from posthog_web.web.groups import RequestGroups
 
 __all__ = ["Emitter"]
 
@@ -49,7 +52,11 @@ class Emitter:
         properties: builds the request's own properties.
         bot_pageviews: with ``bot_pageviews``, renames bots' page views; else None.
         personless_anonymous: ``person_profiles="identified_only"``.
+        groups: the request's groups (``$groups`` on every event), once the tracker
+            sets it.
     """
+
+    groups: RequestGroups | None = None
 
     def __init__(
         self,
@@ -138,6 +145,31 @@ class Emitter:
         self._add_request_identity(ctx, props)
         self._enqueue(EVENT_CREATE_ALIAS, distinct_id, props, ctx, personless=False)
 
+    def exception(
+        self,
+        ctx: RequestContext,
+        properties: dict[str, Any],
+        build: Callable[[dict[str, Any]], dict[str, Any] | None],
+    ) -> None:
+        """Send ``$exception``: ``build`` turns the request's and the caller's properties
+        into the event's (None: nothing sent). An opted-out visitor's is never built."""
+        if not ctx.resolved:
+            self._visitors.resolve(ctx)
+        if ctx.opted_out:
+            return
+        props = self._context_properties(ctx)
+        if properties:
+            props.update(self._scrubbed(properties))
+        built = build(props)
+        if built is not None:
+            self._enqueue(EVENT_EXCEPTION, self._visitors.distinct_id(ctx), built, ctx)
+
+    def person_update(self, ctx: RequestContext, event: str, top_level: dict[str, Any]) -> None:
+        """Send ``$set`` or ``$set_once`` with the person properties at the top level."""
+        props: dict[str, Any] = {}
+        self._add_request_identity(ctx, props)
+        self._enqueue(event, self._visitors.distinct_id(ctx), props, ctx, top_level=top_level)
+
     def _context_properties(self, ctx: RequestContext) -> dict[str, Any]:
         props = self.properties.context(ctx.request)
         self._add_request_identity(ctx, props)
@@ -191,6 +223,8 @@ class Emitter:
                 properties.setdefault(name, value)
         # Last, as posthog-js does: a caller cannot turn a personless visitor personful.
         properties[PROP_PROCESS_PERSON_PROFILE] = not personless
+        if self.groups is not None and (groups := self.groups.of(ctx)):
+            properties[PROP_GROUPS] = dict(groups)
         message = new_event(event, distinct_id, properties, timestamp=timestamp, uuid=uuid)
         if top_level:
             self._privacy.scrub(top_level)

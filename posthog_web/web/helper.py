@@ -10,6 +10,7 @@ anywhere inside the request; integrations ``bind`` it and ``unbind`` it in ``fin
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Mapping
 from contextvars import ContextVar, Token
 from typing import Any, ClassVar, Protocol, TypeVar
@@ -22,6 +23,7 @@ from posthog_web.events import (
     validate_distinct_id,
     validate_event_name,
 )
+from posthog_web.groups import validate_group_key, validate_group_type
 from posthog_web.web.guard import guarded
 from posthog_web.web.helper_flags import FlagsHelperMixin, FlagsTracker, NoopFlagsMixin
 from posthog_web.web.posthog_js import PostHogJS
@@ -69,6 +71,23 @@ class HelperTracker(FlagsTracker, Protocol[C_contra]):
     def alias(self, ctx: C_contra, alias: str) -> None: ...
     def login(self, ctx: C_contra, distinct_id: str, properties: dict[str, Any] | None) -> None: ...
     def logout(self, ctx: C_contra) -> None: ...
+    def capture_exception(
+        self, ctx: C_contra, exc: BaseException, properties: dict[str, Any]
+    ) -> None: ...
+    def autocapture(
+        self,
+        ctx: C_contra,
+        exc: BaseException,
+        source: str,
+        *,
+        status: int | None = None,
+        handled: bool = False,
+    ) -> None: ...
+    def groups(self, ctx: C_contra) -> dict[str, str]: ...
+    def group(
+        self, ctx: C_contra, group_type: str, group_key: str, props: dict[str, Any] | None
+    ) -> None: ...
+    def set_person(self, ctx: C_contra, properties: dict[str, Any], once: bool) -> None: ...
 
 
 class RequestHelper(FlagsHelperMixin):
@@ -219,6 +238,65 @@ class RequestHelper(FlagsHelperMixin):
         with guarded("logout"):
             self._tracker.logout(self._context)
 
+    def capture_exception(
+        self, exc: BaseException | None = None, properties: Mapping[str, Any] | None = None
+    ) -> None:
+        """Send an ``$exception`` for this visitor, with the request's masked context.
+
+        Attributed to the request's distinct id and session, with ``$current_url``,
+        ``$pathname``, ``$request_method``, the route, ``$ip`` and, once known, the response
+        status (docs/errors.md). Marked handled; sent even when autocapture is off.
+
+        Args:
+            exc: the exception; None: the one being handled (``sys.exc_info()``).
+            properties: more event properties (a ``$exception_fingerprint`` here sets
+                PostHog's grouping).
+        """
+        error = _exception(exc)
+        props = _checked(properties, "properties")
+        with guarded("capture_exception"):
+            self._tracker.capture_exception(self._context, error, props)
+
+    def _autocapture(
+        self, exc: BaseException, source: str, *, status: int | None = None, handled: bool = False
+    ) -> None:
+        # For the adapters (Django's process_exception, DRF's handler): never raises.
+        with guarded("exception capture"):
+            self._tracker.autocapture(self._context, exc, source, status=status, handled=handled)
+
+    @property
+    def groups(self) -> dict[str, str]:
+        """This request's groups, ``{group_type: group_key}`` (a copy)."""
+        with guarded("groups"):
+            return self._tracker.groups(self._context)
+        return {}
+
+    def group(
+        self, group_type: str, group_key: str, properties: Mapping[str, Any] | None = None
+    ) -> None:
+        """Make every later event of this request (the page view included) carry this group.
+
+        With ``properties``, ``$groupidentify`` sets them on the group, only when they
+        differ from the last ones this process sent for it (docs/groups.md).
+        """
+        kind = validate_group_type(group_type)
+        key = validate_group_key(group_key)
+        props = None if properties is None else _checked(properties, "properties")
+        with guarded("group"):
+            self._tracker.group(self._context, kind, key, props)
+
+    def set(self, properties: Mapping[str, Any]) -> None:
+        """Set person properties for this visitor (a ``$set`` event; none if personless)."""
+        props = _checked(properties, "properties")
+        with guarded("set"):
+            self._tracker.set_person(self._context, props, False)
+
+    def set_once(self, properties: Mapping[str, Any]) -> None:
+        """Set person properties not set yet (a ``$set_once`` event; none if personless)."""
+        props = _checked(properties, "properties")
+        with guarded("set_once"):
+            self._tracker.set_person(self._context, props, True)
+
 
 class NoopHelper(NoopFlagsMixin, RequestHelper):
     """What :func:`current` returns outside a request: checks arguments, sends nothing.
@@ -308,6 +386,48 @@ class NoopHelper(NoopFlagsMixin, RequestHelper):
 
     def logout(self) -> None:
         self._note()
+
+    def capture_exception(
+        self, exc: BaseException | None = None, properties: Mapping[str, Any] | None = None
+    ) -> None:
+        _exception(exc)
+        _checked(properties, "properties")
+        self._note()
+
+    def _autocapture(
+        self, exc: BaseException, source: str, *, status: int | None = None, handled: bool = False
+    ) -> None:
+        pass
+
+    @property
+    def groups(self) -> dict[str, str]:
+        return {}
+
+    def group(
+        self, group_type: str, group_key: str, properties: Mapping[str, Any] | None = None
+    ) -> None:
+        validate_group_type(group_type)
+        validate_group_key(group_key)
+        _checked(properties, "properties")
+        self._note()
+
+    def set(self, properties: Mapping[str, Any]) -> None:
+        _checked(properties, "properties")
+        self._note()
+
+    def set_once(self, properties: Mapping[str, Any]) -> None:
+        _checked(properties, "properties")
+        self._note()
+
+
+def _exception(exc: object) -> BaseException:
+    if exc is None:
+        exc = sys.exc_info()[1]
+        if exc is None:
+            raise ValueError("exc is None and no exception is being handled")
+    elif not isinstance(exc, BaseException):
+        raise TypeError(f"exc must be an exception instance, not {type(exc).__name__}")
+    return exc
 
 
 def _check_name(name: object) -> None:

@@ -6,6 +6,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from posthog_web.web.error_options import check_exception_options
 from posthog_web.web.posthog_js import DEFAULT_POSTHOG_JS_SRC, check_posthog_js_options
 from posthog_web.web.privacy import (
     CookielessMode,
@@ -79,6 +80,16 @@ class TrackerOptions:
             that do not call ``login()`` still belong to the user. Only with a
             ``cookie_secret`` (an unsigned cookie is never trusted for a user). The
             Django integration turns it off: Django's session knows the user.
+        capture_exceptions: send an ``$exception`` for each exception escaping a view
+            (docs/errors.md); the request helper's ``capture_exception`` works either way.
+        ignore_exceptions: exception types or dotted paths never autocaptured
+            (subclasses too); None: the defaults of docs/errors.md (404s, permission
+            errors, bad requests, validation errors).
+        in_app: module prefixes counted as the app's code; None: the client's
+            ``exception_options`` (by default every module outside site-packages, the
+            standard library and posthog-web).
+        capture_code_variables: send in-app frames' local variables (masked, capped);
+            None: the client's ``exception_options`` decide (off by default).
     """
 
     exclude_paths: Sequence[str] = ()
@@ -110,6 +121,10 @@ class TrackerOptions:
     respect_dnt: bool = False
     cookieless_mode: CookielessMode = "off"
     remember_login: bool = True
+    capture_exceptions: bool = True
+    ignore_exceptions: Sequence[type[BaseException] | str] | None = None
+    in_app: Sequence[str] | None = None
+    capture_code_variables: bool | None = None
 
     def __post_init__(self) -> None:
         for name in ("exclude_paths", "include_paths", "static_prefixes", "bot_user_agents"):
@@ -153,3 +168,4 @@ class TrackerOptions:
         check_privacy_options(self)
         check_cookie_name("session_cookie_name", self.session_cookie_name)
         check_posthog_js_options(self)
+        check_exception_options(self)

@@ -18,11 +18,15 @@ from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from posthog_web.events import EVENT_SET, EVENT_SET_ONCE, PROP_SET, PROP_SET_ONCE
 from posthog_web.web.bots import POSTHOG_JS_BLOCKED_UAS, SERVER_BLOCKED_UAS, BotMatcher
 from posthog_web.web.context import RequestContext
 from posthog_web.web.cookies import ResponseCookies
 from posthog_web.web.emitter import Emitter
+from posthog_web.web.error_options import exception_capture_for
+from posthog_web.web.errors import RequestErrors
 from posthog_web.web.flags import FlagReader
+from posthog_web.web.groups import RequestGroups
 from posthog_web.web.helper import RequestHelper
 from posthog_web.web.identity import CookieSigner
 from posthog_web.web.login import Logins
@@ -86,6 +90,12 @@ class Tracker:
             personless_anonymous=options.person_profiles == "identified_only",
         )
         self._logins = Logins(visitors, self._emitter, privacy.ledger)
+        self.errors = RequestErrors(
+            exception_capture_for(getattr(client, "exception_capture", None), options),
+            self._emitter.exception,
+            autocapture=options.capture_exceptions,
+        )
+        self._groups = self._emitter.groups = RequestGroups(client, visitors)
         self._cookies = ResponseCookies(visitors, self.untracked)
         self._flags = FlagReader(client, visitors, self._emitter)
         self._posthog_js = posthog_js_config(options, client)
@@ -148,6 +158,7 @@ class Tracker:
         if ctx.finished:
             return
         ctx.finished = True
+        self.errors.finished(ctx, response.status)
         if pageview is None:
             pageview = self._rules.is_pageview(ctx.request, response)
         if not (ctx.page_requested or pageview):
@@ -241,7 +252,7 @@ class Tracker:
         session_id = self.session_id(ctx)
         if session_id is not None:
             bootstrap["sessionID"] = session_id
-        flags, payloads = self._flags.bootstrap(ctx)
+        flags, payloads = self._flags.bootstrap(ctx, self._groups.of(ctx))
         if flags:
             bootstrap["featureFlags"] = flags
             if payloads:
@@ -288,6 +299,24 @@ class Tracker:
         """Send a custom event with the request context (arguments already checked)."""
         self._emitter.capture(ctx, event, properties, timestamp=timestamp)
 
+    def capture_exception(
+        self, ctx: RequestContext, exc: BaseException, properties: dict[str, Any]
+    ) -> None:
+        """Send ``$exception`` for ``exc`` with the request context (arguments checked)."""
+        self.errors.capture_exception(ctx, exc, properties)
+
+    def autocapture(
+        self,
+        ctx: RequestContext,
+        exc: BaseException,
+        source: str,
+        *,
+        status: int | None = None,
+        handled: bool = False,
+    ) -> None:
+        """An exception escaped the view (see :meth:`RequestErrors.autocapture`)."""
+        self.errors.autocapture(ctx, exc, source=source, status=status, handled=handled)
+
     def pageview_properties(
         self, ctx: RequestContext, name: str | None, properties: dict[str, Any]
     ) -> None:
@@ -325,22 +354,44 @@ class Tracker:
     # --- feature flags (web/flags.py) ------------------------------------------------
 
     def feature_flag(self, ctx: RequestContext, key: str, send_event: bool = True) -> FlagResult:
-        """One flag for this request's visitor, evaluated at most once per request."""
-        return self._flags.get(ctx, key, send_event)
+        """One flag for this request's visitor (and its groups), at most once per request."""
+        return self._flags.get(ctx, key, send_event, self._groups.of(ctx))
 
     async def afeature_flag(
         self, ctx: RequestContext, key: str, send_event: bool = True
     ) -> FlagResult:
         """:meth:`feature_flag` without blocking the event loop."""
-        return await self._flags.aget(ctx, key, send_event)
+        return await self._flags.aget(ctx, key, send_event, self._groups.of(ctx))
 
     def all_flags(self, ctx: RequestContext) -> dict[str, FlagResult]:
         """Every flag that could be evaluated for this request's visitor."""
-        return self._flags.all(ctx)
+        return self._flags.all(ctx, self._groups.of(ctx))
 
     async def aall_flags(self, ctx: RequestContext) -> dict[str, FlagResult]:
         """:meth:`all_flags` without blocking the event loop."""
-        return await self._flags.aall(ctx)
+        return await self._flags.aall(ctx, self._groups.of(ctx))
+
+    # --- groups and person properties (web/groups.py) ----------------------------------
+
+    def groups(self, ctx: RequestContext) -> dict[str, str]:
+        """This request's groups (the configured callable runs on first use)."""
+        return dict(self._groups.of(ctx))
+
+    def group(
+        self, ctx: RequestContext, group_type: str, group_key: str, props: dict[str, Any] | None
+    ) -> None:
+        """Add a group to this request's events; send its properties when they changed."""
+        self._groups.group(ctx, group_type, group_key, props)
+
+    def set_person(self, ctx: RequestContext, properties: dict[str, Any], once: bool) -> None:
+        """Send ``$set`` (``$set_once`` when ``once``); nothing for a personless visitor."""
+        if not ctx.resolved:
+            self._visitors.resolve(ctx)
+        personless = self.options.person_profiles == "identified_only"
+        if not properties or (personless and not self._visitors.is_identified(ctx)):
+            return  # PostHog ignores person properties on personless events
+        event, key = (EVENT_SET_ONCE, PROP_SET_ONCE) if once else (EVENT_SET, PROP_SET)
+        self._emitter.person_update(ctx, event, {key: properties})
 
     # --- internals ----------------------------------------------------------------------
 

@@ -61,15 +61,15 @@ def test_the_demo_runs_every_journey_and_prints_the_timeline() -> None:
     assert status == 0, out + err
     # 11 events per app, plus the new-banner flag's $feature_flag_called for the anonymous
     # visitor at the landing page and for the new anonymous id after log out (issue 15).
-    assert "All 39 events arrived, attributed as expected" in out
-    for app in ("django", "starlette", "fastapi"):
+    assert "All 52 events arrived, attributed as expected" in out
+    for app in ("django", "starlette", "fastapi", "flask"):
         assert f"  {app:<10} 13 events  ok" in out
-    # One person for the Django user (id "1"), one for "demo" on Starlette and FastAPI.
+    # One person for the Django user (id "1"), one for "demo" on Starlette, FastAPI, Flask.
     assert "person 1 (identified; email=demo@example.com" in out
     assert "person 2 (identified; email=demo@example.com" in out
     assert "/?utm_source=newsletter&utm_medium=email&utm_campaign=spring_sale" in out
     timeline = Counter(re.findall(r"^    \d\d:\d\d:\d\d\.\d{3}  (\w+) +(\S+) ", out, re.M))
-    for app in ("django", "starlette", "fastapi"):
+    for app in ("django", "starlette", "fastapi", "flask"):
         assert timeline[app, "$pageview"] == 7
         for event in ("$create_alias", "$identify", "purchase_completed", "$screen"):
             assert timeline[app, event] == 1
@@ -79,7 +79,7 @@ def test_the_demo_runs_every_journey_and_prints_the_timeline() -> None:
     # The web analytics summary, read back from the inbox: 7 $pageview and 1 $screen per app.
     summary = re.search(r"^  visitors (\d+)   page views (\d+)   sessions (\d+)", out, re.M)
     assert summary is not None, out
-    assert int(summary[2]) == 24
+    assert int(summary[2]) == 32
     assert re.search(r"^  UTM sources +newsletter \d", out, re.M)
 
 

@@ -120,3 +120,17 @@ assert gate.admit("fp") is None
 def test_a_forked_worker_starts_with_full_buckets() -> None:
     # In a subprocess: forking pytest itself, with its threads, is not safe.
     subprocess.run([sys.executable, "-c", FORK_SCRIPT], check=True, timeout=60)
+
+
+def not_found(user: int) -> LookupError:
+    try:
+        raise LookupError(f"user {user} not found")
+    except LookupError as exc:
+        return exc
+
+
+def test_messages_do_not_split_a_raised_exception_s_bucket() -> None:
+    # PostHog's fingerprint leaves the message out when there is a stack: so does ours.
+    capture = ExceptionCapture(ExceptionOptions(flood_limit=3), clock=Clock())
+    sent = [capture.build(not_found(user), handled=False) for user in range(6)]
+    assert [props is not None for props in sent] == [True] * 3 + [False] * 3

@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 from posthog_web import Client
 from posthog_web.delivery import RecorderTransport
 from posthog_web.web import RequestView, ResponseView
+from posthog_web.web.background import detached_helper
 from posthog_web.web.helper import NoopHelper, RequestHelper
 from posthog_web.web.snippet import posthog_snippet
 from posthog_web.web.tracker import Tracker, TrackerOptions
@@ -433,3 +434,42 @@ def test_a_read_keeps_its_value_when_its_event_cannot_go(
         assert "$feature_flag_called failed" in caplog.text
     finally:
         client.shutdown(timeout=1.0)
+
+
+def test_group_flags_use_the_requests_groups(server: FlagsServer, make: MakeTracker) -> None:
+    company_flag = {
+        "id": 16, "key": "company-beta", "active": True,
+        "filters": {"aggregation_group_type_index": 0,
+                    "groups": [{"properties": [], "rollout_percentage": 100}]},
+    }  # fmt: skip
+    server.definitions = {
+        "flags": [company_flag],
+        "group_type_mapping": {"0": "company"},
+        "cohorts": {},
+    }
+    tracker = make()
+    without = tracker.start(request()).helper
+    assert without.get_feature_flag("company-beta") is False  # no company: off, as PostHog
+    ctx = tracker.start(request())
+    ctx.helper.group("company", "acme")
+    assert ctx.helper.get_feature_flag("company-beta") is True
+    assert server.made("flags") == []
+    (called,) = [
+        e
+        for e in events(server, "$feature_flag_called")
+        if e["properties"]["$feature_flag_response"] is True
+    ]
+    assert called["properties"]["$groups"] == {"company": "acme"}
+
+
+def test_a_detached_helper_reads_flags_for_its_visitor(
+    server: FlagsServer, make: MakeTracker
+) -> None:
+    tracker = make()
+    helper = tracker.start(request()).helper
+    value = helper.get_feature_flag("checkout-test")
+    detached = detached_helper(tracker.client, distinct_id=helper.distinct_id)
+    assert detached.get_feature_flag("checkout-test") == value
+    assert asyncio.run(detached.aget_feature_flag("checkout-test")) == value
+    assert detached.get_all_flags()["checkout-test"] == value
+    assert len(events(server, "$feature_flag_called")) == 1  # the same visitor and value

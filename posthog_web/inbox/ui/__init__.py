@@ -10,6 +10,7 @@ from posthog_web.inbox.ui import (  # noqa: F401  (each registers its views)
     events_view,
     exceptions_view,
     flags_view,
+    groups_view,
     persons_view,
     sessions_view,
     warnings_view,

@@ -1,0 +1,1 @@
+"""The Flask example shop (``gunicorn example_flask.shop:app``)."""
