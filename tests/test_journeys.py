@@ -63,5 +63,6 @@ def test_anonymous_login_attributed_logout(
     assert all(journey.after_logout not in p["distinct_ids"] for p in persons)
     events = app.events  # type: ignore[attr-defined]
     before = [e for e in events if e["distinct_id"] == journey.anonymous]
-    assert {e["event"] for e in before} == {"$pageview"}
+    # The home page reads the new-banner flag (issue 15): its $feature_flag_called too.
+    assert {e["event"] for e in before} == {"$pageview", "$feature_flag_called"}
     assert all(e["properties"]["$process_person_profile"] is False for e in before)
