@@ -3,7 +3,9 @@
 Wraps any WSGI application (Flask, Pyramid, Falcon, Bottle, a bare callable); it imports
 no framework. It turns the environ into a :class:`~posthog_web.web.RequestView`, wraps
 ``start_response`` to read the status and headers and to add the cookies and cache
-headers the tracker asks for, and leaves every decision to the tracker.
+headers the tracker asks for, and leaves every decision to the tracker. An exception
+escaping the app (the call, the body's iteration or ``close()``) is handed to the
+tracker's error tracking and re-raised unchanged (docs/errors.md).
 """
 
 from __future__ import annotations
@@ -73,7 +75,9 @@ class PostHogMiddleware:
             (None: anonymous); by default ``environ["REMOTE_USER"]`` when it is set.
         person_properties: ``callable(environ) -> Mapping | None``, that user's person
             properties; by default none.
-        **options: any :class:`~posthog_web.web.options.TrackerOptions` field, by name.
+        **options: any :class:`~posthog_web.web.options.TrackerOptions` field, by name
+            (``capture_exceptions``, ``ignore_exceptions``, ``in_app``,
+            ``capture_code_variables`` for error tracking).
 
     Without ``api_key`` and ``client`` (and no local inbox) it only passes requests
     through (one warning); under the ``posthog_events`` fixture it records as if configured.
