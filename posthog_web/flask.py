@@ -10,7 +10,9 @@
 It wraps ``app.wsgi_app`` in :class:`posthog_web.wsgi.PostHogMiddleware`, configured from
 ``app.config["POSTHOG_WEB"]`` (the keys of Django's ``POSTHOG_WEB``, checked the same
 way), and takes the user from Flask-Login's ``current_user`` when the app uses
-Flask-Login, else from the function given to :meth:`PostHog.user_loader`.
+Flask-Login, else from the function given to :meth:`PostHog.user_loader`. Flask's
+``got_request_exception`` signal hands an unhandled exception to the request's error
+tracking, sent with the status Flask answers (docs/errors.md).
 """
 
 from __future__ import annotations
@@ -20,8 +22,10 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import flask
-from flask import Flask, g, has_request_context, request
+from flask import Flask, g, got_request_exception, has_request_context, request
 
+from posthog_web.web.errors import SOURCE_FLASK
+from posthog_web.web.guard import guarded
 from posthog_web.web.helper import NoopHelper, RequestHelper, current
 from posthog_web.web.settings import (
     DEFAULTS,
@@ -44,6 +48,7 @@ __all__ = ["PostHog", "default_distinct_id"]
 logger = logging.getLogger(__name__)
 
 _EXTENSION = "posthog_web"
+_GUARD_EXCEPTION = guarded("exception capture")
 
 
 def default_distinct_id(user: Any) -> str | None:
@@ -105,6 +110,7 @@ class PostHog:
         app.jinja_env.globals["posthog_snippet"] = posthog_snippet
         # posthog_feature_flag(request, key) & co. (docs/flags.md); request: Flask's proxy.
         app.jinja_env.globals.update(FLAG_GLOBALS)
+        got_request_exception.connect(_on_exception, app)
         if flask_login is not None:
             # Weak references: the middleware keeps `users` as long as the app lives.
             flask_login.user_logged_in.connect(users.on_login, app)
@@ -209,11 +215,26 @@ def _describe_response(response: flask.Response) -> flask.Response:
     if _request_helper() is not None:
         held = not (response.is_streamed or response.direct_passthrough)
         environ[BODY_KEY] = response.get_data() if held else None
-        rule = request.url_rule
-        view = flask.current_app.view_functions.get(request.endpoint or "")
-        name = f"{view.__module__}.{view.__qualname__}" if view is not None else None
-        environ[ROUTE_KEY] = (rule.rule if rule else None, name, request.endpoint)
+        _note_route()
     return response
+
+
+def _note_route() -> None:
+    rule = request.url_rule
+    view = flask.current_app.view_functions.get(request.endpoint or "")
+    name = f"{view.__module__}.{view.__qualname__}" if view is not None else None
+    request.environ[ROUTE_KEY] = (rule.rule if rule else None, name, request.endpoint)
+
+
+def _on_exception(sender: Flask, exception: BaseException | None = None, **extra: Any) -> None:
+    # Flask answers it with its 500 (or re-raises it under PROPAGATE_EXCEPTIONS, where
+    # the WSGI layer sends it); noted now, sent once the status is known.
+    with _GUARD_EXCEPTION:
+        helper = _request_helper()
+        if helper is None or exception is None:
+            return
+        _note_route()  # after_request does not run when Flask re-raises
+        helper._autocapture(exception, SOURCE_FLASK)
 
 
 def _text(secret: Any) -> str | None:

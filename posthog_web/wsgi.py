@@ -3,7 +3,9 @@
 Wraps any WSGI application (Flask, Pyramid, Falcon, Bottle, a bare callable); it imports
 no framework. It turns the environ into a :class:`~posthog_web.web.RequestView`, wraps
 ``start_response`` to read the status and headers and to add the cookies and cache
-headers the tracker asks for, and leaves every decision to the tracker.
+headers the tracker asks for, and leaves every decision to the tracker. An exception
+escaping the app (the call, the body's iteration or ``close()``) is handed to the
+tracker's error tracking and re-raised unchanged (docs/errors.md).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from posthog_web.delivery import recorder as recording
 from posthog_web.web import RequestView, ResponseView
 from posthog_web.web.context import RequestContext
 from posthog_web.web.cookie_header import LazyCookies
+from posthog_web.web.errors import SOURCE_WSGI
 from posthog_web.web.fallback import recording_only_client
 from posthog_web.web.guard import guarded
 from posthog_web.web.headers import private_header_list, set_cookie_value
@@ -46,6 +49,7 @@ _SKIPPED = NoopHelper("this request is not tracked (HEAD, or PostHog is disabled
 _GUARD_START = guarded("request start")
 _GUARD_RESPONSE = guarded("response start")
 _GUARD_PAGEVIEW = guarded("page view")
+_GUARD_EXCEPTION = guarded("exception capture")
 
 
 def _remote_user(environ: Environ) -> Any:
@@ -71,7 +75,9 @@ class PostHogMiddleware:
             (None: anonymous); by default ``environ["REMOTE_USER"]`` when it is set.
         person_properties: ``callable(environ) -> Mapping | None``, that user's person
             properties; by default none.
-        **options: any :class:`~posthog_web.web.options.TrackerOptions` field, by name.
+        **options: any :class:`~posthog_web.web.options.TrackerOptions` field, by name
+            (``capture_exceptions``, ``ignore_exceptions``, ``in_app``,
+            ``capture_code_variables`` for error tracking).
 
     Without ``api_key`` and ``client`` (and no local inbox) it only passes requests
     through (one warning); under the ``posthog_events`` fixture it records as if configured.
@@ -204,6 +210,7 @@ class _Exchange:
         "middleware",
         "response",
         "ruled_out",
+        "sent",
         "started",
         "tracker",
         "user_seen",
@@ -220,6 +227,9 @@ class _Exchange:
         self.started: StartedResponse | None = None
         self.user_seen: Any = UNKNOWN
         self.done = False
+        # The status line went out: a body chunk was passed on (PEP 3333 servers send
+        # the headers with the first non-empty one) or write() was called.
+        self.sent = False
 
     def run(self, start_response: StartResponse) -> Iterable[bytes]:
         with _GUARD_START:
@@ -232,11 +242,13 @@ class _Exchange:
             return self.middleware._skipped(self.environ, start_response)
         self.environ[HELPER_KEY] = ctx.helper
         ctx.refresh_user = self._refresh_user
+        ctx.route_reader = self._route
         self._refresh_user()
         token = bind(ctx.helper)
         try:
             body = self.app(self.environ, self._wrap(start_response))
-        except BaseException:
+        except BaseException as exc:
+            self._escaped(exc)
             ctx.release()
             raise
         finally:
@@ -258,6 +270,21 @@ class _Exchange:
             self._finish(streaming=False)  # the framework holds the whole body (Flask)
             return body
         return _Body(body, self, ctx.helper)
+
+    def _route(self) -> tuple[str | None, str | None, str | None]:
+        route = self.environ.get(ROUTE_KEY)
+        return (None, None, None) if route is None else route
+
+    def _escaped(self, exc: BaseException) -> None:
+        # Autocapture, then the caller re-raises: Exception only (KeyboardInterrupt,
+        # SystemExit and GeneratorExit are no errors of the app).
+        ctx = self.ctx
+        if ctx is None or not isinstance(exc, Exception):
+            return
+        with _GUARD_EXCEPTION:
+            response = self.response
+            sent = response.status if self.sent and response is not None else None
+            self.tracker.errors.escaped(ctx, exc, source=SOURCE_WSGI, sent=sent)
 
     def _refresh_user(self) -> None:
         # Read at the start, whenever the helper needs the visitor's id and when the
@@ -290,6 +317,7 @@ class _Exchange:
                 # The legacy write() callable: the body does not go through us.
                 if self.response is not None:
                     self.response.streaming = True
+                self.sent = True
                 return write(data)
 
             return write_body
@@ -368,12 +396,18 @@ class _Body:
             iterator = self.iterator
             if iterator is None:
                 iterator = self.iterator = iter(self.body)
-            return next(iterator)
+            chunk = next(iterator)
         except StopIteration:
             self.exchange._finish(streaming=True)
             raise
+        except BaseException as exc:
+            self.exchange._escaped(exc)
+            raise
         finally:
             unbind(token)
+        if chunk:
+            self.exchange.sent = True
+        return chunk
 
     def close(self) -> None:
         try:
@@ -382,6 +416,9 @@ class _Body:
                 token = bind(self.helper)
                 try:
                     close()
+                except BaseException as exc:
+                    self.exchange._escaped(exc)
+                    raise
                 finally:
                     unbind(token)
         finally:

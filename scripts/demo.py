@@ -443,8 +443,11 @@ def print_timeline(apps: list[App], journeys: dict[str, Journey], inbox: Inbox) 
         "\nlog in, $create_alias merges that id into the user's person. After log out the"
         "\nbrowser gets a new anonymous id, which belongs to no one."
     )
-    if {"starlette", "fastapi"} <= {app.name for app in apps}:
-        print("Starlette and FastAPI log in the same user id (demo): one person for both.")
+    shared = [name for name in ("starlette", "fastapi", "flask") if name in {a.name for a in apps}]
+    if len(shared) > 1:
+        names = [name.capitalize().replace("api", "API") for name in shared]
+        listed = ", ".join(names[:-1]) + " and " + names[-1]
+        print(f"{listed} log in the same user id (demo): one person for them all.")
     return missing
 
 

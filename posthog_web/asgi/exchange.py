@@ -153,8 +153,8 @@ class Exchange:
         with _GUARD_EXCEPTION:
             ctx = self.ctx
             assert ctx is not None
-            status = 500 if self.response is None else self.response.status
-            self.tracker.errors.autocapture(ctx, exc, source=SOURCE_ASGI, status=status)
+            sent = None if self.response is None else self.response.status
+            self.tracker.errors.escaped(ctx, exc, source=SOURCE_ASGI, sent=sent)
 
     def _refresh_user(self) -> None:
         # scope["user"] may appear only after an inner AuthenticationMiddleware ran,

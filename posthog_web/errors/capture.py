@@ -55,7 +55,8 @@ class ExceptionCapture:
 
     def is_ignored(self, exc: BaseException) -> bool:
         """Whether ``exc`` is of an ignored type (``ignore_exceptions``), or of a
-        ``ignore_below_500`` type with a ``status_code`` below 500. Subclasses count.
+        ``ignore_below_500`` type with a ``status_code`` (else ``code``) below 500.
+        Subclasses count.
 
         Dotted paths are compared with each class's ``module.QualName`` along the MRO,
         and with the class they name if its module is already imported: nothing is
@@ -64,6 +65,8 @@ class ExceptionCapture:
         if self._always.matches(exc):
             return True
         status = chain.attribute(exc, "status_code")
+        if status is None:
+            status = chain.attribute(exc, "code")  # Werkzeug's HTTPException
         return isinstance(status, int) and status < 500 and self._below_500.matches(exc)
 
     def build(

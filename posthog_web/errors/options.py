@@ -33,10 +33,12 @@ DEFAULT_IGNORED_EXCEPTIONS: tuple[str, ...] = (
     "django.core.exceptions.BadRequest",
     "fastapi.exceptions.RequestValidationError",
 )
-#: Exceptions that carry the HTTP status they answer (``status_code``): ignored below 500.
+#: Exceptions that carry the HTTP status they answer (``status_code``; Werkzeug's
+#: ``code``): ignored below 500.
 DEFAULT_IGNORED_BELOW_500: tuple[str, ...] = (
     "starlette.exceptions.HTTPException",
     "rest_framework.exceptions.APIException",
+    "werkzeug.exceptions.HTTPException",
 )
 
 
@@ -54,8 +56,8 @@ class ExceptionOptions:
         ignore_exceptions: exception types, or dotted paths to them, that
             :meth:`~posthog_web.errors.ExceptionCapture.is_ignored` reports (subclasses
             too); :data:`DEFAULT_IGNORED_EXCEPTIONS` unless given.
-        ignore_below_500: the same for exceptions whose ``status_code`` attribute is
-            below 500 (:data:`DEFAULT_IGNORED_BELOW_500` unless given).
+        ignore_below_500: the same for exceptions whose ``status_code`` attribute (else
+            ``code``, Werkzeug's) is below 500 (:data:`DEFAULT_IGNORED_BELOW_500` unless given).
         max_frames: frames kept per exception; older frames are dropped for a marker.
         max_value_chars: characters kept of each exception message.
         max_variable_chars: characters kept of each variable's repr.

@@ -86,7 +86,12 @@ def _check_raw(body: dict[str, Any]) -> None:
 def translate(data: Any) -> dict[str, Any]:
     """The definitions body for a parsed flags file (raw answers pass through)."""
     if is_raw(data):
-        return dict(data)
+        # Served as it is, but whole: a raw answer may leave out its (empty) parts.
+        body = dict(data)
+        for name, empty in (("flags", []), ("group_type_mapping", {}), ("cohorts", {})):
+            if body.get(name) is None:
+                body[name] = empty
+        return body
     if isinstance(data, dict) and isinstance(data.get("flags"), list) and len(data) == 1:
         data = data["flags"]
     specs: list[tuple[str, Any, str | None]] = []

@@ -25,6 +25,8 @@ __all__ = [
     "SOURCE_ASGI",
     "SOURCE_DJANGO",
     "SOURCE_DRF",
+    "SOURCE_FLASK",
+    "SOURCE_WSGI",
     "RequestErrors",
 ]
 
@@ -36,6 +38,8 @@ PROP_RESPONSE_STATUS = "$response_status"
 SOURCE_DJANGO = "django.middleware"
 SOURCE_DRF = "django_rest_framework.exception_handler"
 SOURCE_ASGI = "asgi.middleware"
+SOURCE_WSGI = "wsgi.middleware"
+SOURCE_FLASK = "flask.got_request_exception"
 
 #: Builds the event's properties from the request's, or None to send nothing.
 Build = Callable[[dict[str, Any]], "dict[str, Any] | None"]
@@ -90,6 +94,22 @@ class RequestErrors:
             if status is not None:
                 ctx.response_status = status
             self._send(ctx, exc, {}, handled=handled, manual=False, source=source)
+
+    def escaped(
+        self, ctx: RequestContext, exc: BaseException, *, source: str, sent: int | None
+    ) -> None:
+        """An exception escaping the app, to be re-raised (never raises).
+
+        ``sent``: the status already on its way to the client; None when nothing was
+        sent, so the server answers 500. An exception the framework noted first (Flask's
+        signal) keeps that source; another one still waiting is sent with this status.
+        """
+        status = 500 if sent is None else sent
+        if ctx.pending_exception is exc:
+            source = ctx.pending_source or source
+            ctx.pending_exception = None
+        self.finished(ctx, status)
+        self.autocapture(ctx, exc, source=source, status=status)
 
     def finished(self, ctx: RequestContext, status: int) -> None:
         """The response is known: note its status, send a view's waiting exception."""

@@ -28,3 +28,12 @@ PostHog(app)
 def home() -> str:
     g.posthog.capture("home_served", {"pid": os.getpid()})
     return "<!doctype html><title>served by gunicorn</title><h1>hi</h1>"
+
+
+class CheckoutError(RuntimeError):
+    """What /checkout raises: Flask answers 500, posthog-web sends its $exception."""
+
+
+@app.get("/checkout")
+def checkout() -> str:
+    raise CheckoutError("the payment provider is down")
