@@ -10,24 +10,21 @@ anywhere inside the request; integrations ``bind`` it and ``unbind`` it in ``fin
 from __future__ import annotations
 
 import logging
-import sys
 from collections.abc import Mapping
 from contextvars import ContextVar, Token
-from typing import Any, ClassVar, Protocol, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 from posthog_web.events import (
-    check_properties,
-    describe_json_error,
-    encode_json,
     format_timestamp,
     validate_distinct_id,
     validate_event_name,
 )
 from posthog_web.groups import validate_group_key, validate_group_type
 from posthog_web.web.guard import guarded
-from posthog_web.web.helper_flags import FlagsHelperMixin, FlagsTracker, NoopFlagsMixin
+from posthog_web.web.helper_arguments import check_name, checked_exception, checked_properties
+from posthog_web.web.helper_flags import FlagsHelperMixin, NoopFlagsMixin
+from posthog_web.web.helper_tracker import HelperTracker
 from posthog_web.web.posthog_js import PostHogJS
-from posthog_web.web.privacy import check_properties_size
 
 __all__ = [
     "HelperTracker",
@@ -42,52 +39,6 @@ logger = logging.getLogger(__name__)
 
 C = TypeVar("C")
 C_contra = TypeVar("C_contra", contravariant=True)
-
-
-class HelperTracker(FlagsTracker, Protocol[C_contra]):
-    """What the helper needs from the tracker; ``C_contra`` is its per-request context."""
-
-    def distinct_id(self, ctx: C_contra) -> str: ...
-    def session_id(self, ctx: C_contra) -> str | None: ...
-    def is_identified(self, ctx: C_contra) -> bool: ...
-    def explicit_identity(self, ctx: C_contra) -> bool: ...
-    def posthog_js(self, ctx: C_contra) -> PostHogJS | None: ...
-    def capture(
-        self,
-        ctx: C_contra,
-        event: str,
-        properties: dict[str, Any],
-        *,
-        timestamp: str | None = None,
-    ) -> None: ...
-    def pageview_properties(
-        self, ctx: C_contra, name: str | None, properties: dict[str, Any]
-    ) -> None: ...
-    def page(self, ctx: C_contra, name: str | None, properties: dict[str, Any]) -> None: ...
-    def screen(self, ctx: C_contra, name: str, properties: dict[str, Any]) -> None: ...
-    def identify(
-        self, ctx: C_contra, properties: dict[str, Any], properties_once: dict[str, Any]
-    ) -> None: ...
-    def alias(self, ctx: C_contra, alias: str) -> None: ...
-    def login(self, ctx: C_contra, distinct_id: str, properties: dict[str, Any] | None) -> None: ...
-    def logout(self, ctx: C_contra) -> None: ...
-    def capture_exception(
-        self, ctx: C_contra, exc: BaseException, properties: dict[str, Any]
-    ) -> None: ...
-    def autocapture(
-        self,
-        ctx: C_contra,
-        exc: BaseException,
-        source: str,
-        *,
-        status: int | None = None,
-        handled: bool = False,
-    ) -> None: ...
-    def groups(self, ctx: C_contra) -> dict[str, str]: ...
-    def group(
-        self, ctx: C_contra, group_type: str, group_key: str, props: dict[str, Any] | None
-    ) -> None: ...
-    def set_person(self, ctx: C_contra, properties: dict[str, Any], once: bool) -> None: ...
 
 
 class RequestHelper(FlagsHelperMixin):
@@ -155,7 +106,7 @@ class RequestHelper(FlagsHelperMixin):
             timestamp: when it happened (aware or naive-UTC datetime or ISO 8601 str); now if None.
         """
         validate_event_name(event)
-        props = _checked(properties, "properties")
+        props = checked_properties(properties, "properties")
         ts = None if timestamp is None else format_timestamp(timestamp)
         with guarded("capture"):
             self._tracker.capture(self._context, event, props, timestamp=ts)
@@ -174,8 +125,8 @@ class RequestHelper(FlagsHelperMixin):
             name: the page name, sent as ``title`` instead of the page's ``<title>``.
             properties: extra page view properties.
         """
-        _check_name(name)
-        props = _checked(properties, "properties")
+        check_name(name)
+        props = checked_properties(properties, "properties")
         with guarded("pageview_properties"):
             self._tracker.pageview_properties(self._context, name, props)
 
@@ -192,15 +143,15 @@ class RequestHelper(FlagsHelperMixin):
             name: the page name, sent as ``title``.
             properties: extra page view properties.
         """
-        _check_name(name)
-        props = _checked(properties, "properties")
+        check_name(name)
+        props = checked_properties(properties, "properties")
         with guarded("page"):
             self._tracker.page(self._context, name, props)
 
     def screen(self, name: str, properties: Mapping[str, Any] | None = None) -> None:
         """Send a ``$screen`` event named ``name`` (the mobile SDK convention)."""
         validate_event_name(name, "name")
-        props = _checked(properties, "properties")
+        props = checked_properties(properties, "properties")
         with guarded("screen"):
             self._tracker.screen(self._context, name, props)
 
@@ -210,8 +161,8 @@ class RequestHelper(FlagsHelperMixin):
         properties_once: Mapping[str, Any] | None = None,
     ) -> None:
         """Set person properties for this visitor (``$set`` and ``$set_once``)."""
-        props = _checked(properties, "properties")
-        once = _checked(properties_once, "properties_once")
+        props = checked_properties(properties, "properties")
+        once = checked_properties(properties_once, "properties_once")
         with guarded("identify"):
             self._tracker.identify(self._context, props, once)
 
@@ -229,7 +180,7 @@ class RequestHelper(FlagsHelperMixin):
         ``properties`` as person properties (skipped when ``properties`` is None).
         """
         validate_distinct_id(distinct_id)
-        props = None if properties is None else _checked(properties, "properties")
+        props = None if properties is None else checked_properties(properties, "properties")
         with guarded("login"):
             self._tracker.login(self._context, distinct_id, props)
 
@@ -252,8 +203,8 @@ class RequestHelper(FlagsHelperMixin):
             properties: more event properties (a ``$exception_fingerprint`` here sets
                 PostHog's grouping).
         """
-        error = _exception(exc)
-        props = _checked(properties, "properties")
+        error = checked_exception(exc)
+        props = checked_properties(properties, "properties")
         with guarded("capture_exception"):
             self._tracker.capture_exception(self._context, error, props)
 
@@ -281,19 +232,19 @@ class RequestHelper(FlagsHelperMixin):
         """
         kind = validate_group_type(group_type)
         key = validate_group_key(group_key)
-        props = None if properties is None else _checked(properties, "properties")
+        props = None if properties is None else checked_properties(properties, "properties")
         with guarded("group"):
             self._tracker.group(self._context, kind, key, props)
 
     def set(self, properties: Mapping[str, Any]) -> None:
         """Set person properties for this visitor (a ``$set`` event; none if personless)."""
-        props = _checked(properties, "properties")
+        props = checked_properties(properties, "properties")
         with guarded("set"):
             self._tracker.set_person(self._context, props, False)
 
     def set_once(self, properties: Mapping[str, Any]) -> None:
         """Set person properties not set yet (a ``$set_once`` event; none if personless)."""
-        props = _checked(properties, "properties")
+        props = checked_properties(properties, "properties")
         with guarded("set_once"):
             self._tracker.set_person(self._context, props, True)
 
@@ -344,7 +295,7 @@ class NoopHelper(NoopFlagsMixin, RequestHelper):
         self, event: str, properties: Mapping[str, Any] | None = None, timestamp: object = None
     ) -> None:
         validate_event_name(event)
-        _checked(properties, "properties")
+        checked_properties(properties, "properties")
         if timestamp is not None:
             format_timestamp(timestamp)
         self._note()
@@ -352,18 +303,18 @@ class NoopHelper(NoopFlagsMixin, RequestHelper):
     def pageview_properties(
         self, name: str | None = None, properties: Mapping[str, Any] | None = None
     ) -> None:
-        _check_name(name)
-        _checked(properties, "properties")
+        check_name(name)
+        checked_properties(properties, "properties")
         self._note()
 
     def page(self, name: str | None = None, properties: Mapping[str, Any] | None = None) -> None:
-        _check_name(name)
-        _checked(properties, "properties")
+        check_name(name)
+        checked_properties(properties, "properties")
         self._note()
 
     def screen(self, name: str, properties: Mapping[str, Any] | None = None) -> None:
         validate_event_name(name, "name")
-        _checked(properties, "properties")
+        checked_properties(properties, "properties")
         self._note()
 
     def identify(
@@ -371,8 +322,8 @@ class NoopHelper(NoopFlagsMixin, RequestHelper):
         properties: Mapping[str, Any] | None = None,
         properties_once: Mapping[str, Any] | None = None,
     ) -> None:
-        _checked(properties, "properties")
-        _checked(properties_once, "properties_once")
+        checked_properties(properties, "properties")
+        checked_properties(properties_once, "properties_once")
         self._note()
 
     def alias(self, alias: str) -> None:
@@ -381,7 +332,7 @@ class NoopHelper(NoopFlagsMixin, RequestHelper):
 
     def login(self, distinct_id: str, properties: Mapping[str, Any] | None = None) -> None:
         validate_distinct_id(distinct_id)
-        _checked(properties, "properties")
+        checked_properties(properties, "properties")
         self._note()
 
     def logout(self) -> None:
@@ -390,8 +341,8 @@ class NoopHelper(NoopFlagsMixin, RequestHelper):
     def capture_exception(
         self, exc: BaseException | None = None, properties: Mapping[str, Any] | None = None
     ) -> None:
-        _exception(exc)
-        _checked(properties, "properties")
+        checked_exception(exc)
+        checked_properties(properties, "properties")
         self._note()
 
     def _autocapture(
@@ -408,43 +359,16 @@ class NoopHelper(NoopFlagsMixin, RequestHelper):
     ) -> None:
         validate_group_type(group_type)
         validate_group_key(group_key)
-        _checked(properties, "properties")
+        checked_properties(properties, "properties")
         self._note()
 
     def set(self, properties: Mapping[str, Any]) -> None:
-        _checked(properties, "properties")
+        checked_properties(properties, "properties")
         self._note()
 
     def set_once(self, properties: Mapping[str, Any]) -> None:
-        _checked(properties, "properties")
+        checked_properties(properties, "properties")
         self._note()
-
-
-def _exception(exc: object) -> BaseException:
-    if exc is None:
-        exc = sys.exc_info()[1]
-        if exc is None:
-            raise ValueError("exc is None and no exception is being handled")
-    elif not isinstance(exc, BaseException):
-        raise TypeError(f"exc must be an exception instance, not {type(exc).__name__}")
-    return exc
-
-
-def _check_name(name: object) -> None:
-    if name is not None and not isinstance(name, str):
-        raise TypeError(f"name must be a str or None, not {type(name).__name__}")
-
-
-def _checked(properties: Mapping[str, Any] | None, field: str) -> dict[str, Any]:
-    """``properties`` as a new dict, refused now (not in the sender) if it cannot become JSON."""
-    props = check_properties(properties, field)
-    if props:
-        try:
-            size = len(encode_json(props))
-        except (TypeError, ValueError):
-            raise TypeError(describe_json_error(props, field)) from None
-        check_properties_size(size, props, field)
-    return props
 
 
 _NOOP = NoopHelper()
