@@ -19,6 +19,7 @@ from posthog_web.delivery import recorder as recording
 from posthog_web.web import RequestView, ResponseView
 from posthog_web.web.context import RequestContext
 from posthog_web.web.cookie_header import LazyCookies
+from posthog_web.web.environ_headers import EnvironHeaders
 from posthog_web.web.errors import SOURCE_WSGI
 from posthog_web.web.fallback import recording_only_client
 from posthog_web.web.guard import guarded
@@ -166,36 +167,6 @@ def _server_host(environ: Environ) -> str:
     name, port = environ.get("SERVER_NAME", ""), str(environ.get("SERVER_PORT", ""))
     default = "443" if environ.get("wsgi.url_scheme") == "https" else "80"
     return name if port in ("", default) else f"{name}:{port}"
-
-
-class EnvironHeaders(Mapping[str, str]):
-    """The request headers of an environ, by lower-case name, read in place."""
-
-    __slots__ = ("_environ",)
-
-    def __init__(self, environ: Environ) -> None:
-        self._environ = environ
-
-    @staticmethod
-    def _key(name: str) -> str:
-        key = name.upper().replace("-", "_")
-        return key if key in ("CONTENT_TYPE", "CONTENT_LENGTH") else f"HTTP_{key}"
-
-    def __getitem__(self, name: str) -> str:
-        value = self._environ.get(self._key(name))
-        if not isinstance(value, str):
-            raise KeyError(name)
-        return value
-
-    def __iter__(self) -> Iterator[str]:
-        for key in list(self._environ):
-            if key.startswith("HTTP_"):
-                yield key[5:].lower().replace("_", "-")
-            elif key in ("CONTENT_TYPE", "CONTENT_LENGTH"):
-                yield key.lower().replace("_", "-")
-
-    def __len__(self) -> int:
-        return sum(1 for _ in self)
 
 
 class _Exchange:

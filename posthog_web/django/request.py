@@ -6,7 +6,6 @@ header value until a host setting changes.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
 from typing import Any
 
 from django.core.exceptions import DisallowedHost
@@ -15,53 +14,9 @@ from django.dispatch import receiver
 from django.http import HttpRequest
 
 from posthog_web.web import RequestView
+from posthog_web.web.environ_headers import EnvironHeaders
 
 __all__ = ["request_view", "validated_host"]
-
-_META_KEYS: dict[str, str] = {}
-
-
-def _meta_key(name: str) -> str:
-    """The ``request.META`` key of a header name (``user-agent`` -> ``HTTP_USER_AGENT``)."""
-    key = _META_KEYS.get(name)
-    if key is None:
-        key = name.upper().replace("-", "_")
-        if key not in ("CONTENT_TYPE", "CONTENT_LENGTH"):
-            key = "HTTP_" + key
-        if len(_META_KEYS) < 512:  # bounded: user code may look up any name
-            _META_KEYS[name] = key
-    return key
-
-
-class _MetaHeaders(Mapping[str, str]):
-    """Lower-case header names over ``request.META``, looked up lazily (no copy per request)."""
-
-    __slots__ = ("_meta",)
-
-    def __init__(self, meta: Mapping[str, Any]) -> None:
-        self._meta = meta
-
-    def __getitem__(self, name: str) -> str:
-        value = self._meta[_meta_key(name)]
-        if not isinstance(value, str):
-            raise KeyError(name)
-        return value
-
-    def get(self, name: str, default: Any = None) -> Any:
-        # Most lookups are for headers a request does not have: no KeyError round trip.
-        value = self._meta.get(_meta_key(name))
-        return value if isinstance(value, str) else default
-
-    def __iter__(self) -> Iterator[str]:
-        for key in self._meta:
-            if key.startswith("HTTP_"):
-                yield key[5:].lower().replace("_", "-")
-            elif key in ("CONTENT_TYPE", "CONTENT_LENGTH"):
-                yield key.lower().replace("_", "-")
-
-    def __len__(self) -> int:
-        return sum(1 for _ in self)
-
 
 # Validated hosts by the request values get_host() reads: validating against
 # ALLOWED_HOSTS costs more than the rest of the request view.
@@ -124,7 +79,7 @@ def request_view(request: HttpRequest) -> RequestView:
         host=validated_host(request, scheme).lower(),
         path=request.path,
         query_string=meta.get("QUERY_STRING", ""),
-        headers=_MetaHeaders(meta),
+        headers=EnvironHeaders(meta),
         cookies=request.COOKIES,
         client_ip=meta.get("REMOTE_ADDR") or None,
     )

@@ -12,10 +12,10 @@ from django.test import AsyncClient, Client, RequestFactory
 from django.utils.functional import SimpleLazyObject
 
 from posthog_web.django.middleware import PostHogMiddleware, _route_view_name
-from posthog_web.django.request import _MetaHeaders
 from posthog_web.django.users import _session_untouched
 from posthog_web.django.users import user_async as _user_async
 from posthog_web.django.users import user_sync as _user_sync
+from posthog_web.web.environ_headers import EnvironHeaders as _MetaHeaders
 from tests.django.conftest import Harness
 from tests.django.helpers import COOKIE
 
