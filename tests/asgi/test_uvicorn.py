@@ -29,7 +29,7 @@ def _wait_until_serving(url: str, process: subprocess.Popen[bytes], timeout: flo
         try:
             requests.head(url, timeout=1)  # HEAD: the middleware leaves it alone
             return
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):  # not up yet, or busy starting
             time.sleep(0.05)
     raise AssertionError(f"uvicorn did not serve {url} within {timeout} s")
 

@@ -47,7 +47,7 @@ def serving(argv: list[str], inbox: InboxServer, port: int) -> Iterator[str]:
             try:
                 requests.head(url, timeout=1)  # HEAD: never a page view
                 break
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):  # not up yet, or busy starting
                 if time.monotonic() > deadline:
                     raise AssertionError(f"nothing served {url} within 30 s") from None
                 time.sleep(0.05)

@@ -111,7 +111,7 @@ def test_main_in_process_stops_on_sigint(capsys: pytest.CaptureFixture[str]) -> 
         def up() -> bool:
             try:
                 return requests.get(url + "/api/health", timeout=1).ok
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):  # not up yet, or busy starting
                 return False
 
         wait_until(up, timeout=10)
