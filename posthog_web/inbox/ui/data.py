@@ -119,9 +119,6 @@ class InboxData:
                 self._timed = [*self._timed, *_timed(new)]
                 self._history.add(row.data for row in new)
                 self._snapshot = None
-                # The parsed rows live as long as the cache: moved out of the collector's
-                # reach, a full collection during a view no longer walks every stored event.
-                gc.freeze()
             if self._snapshot is None:
                 self._snapshot = self._derive()
             return self._snapshot
