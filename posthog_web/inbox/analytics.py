@@ -151,7 +151,7 @@ def web_analytics(
     high = now.timestamp()
     of = person_of or {}
     chosen = events if start is None else (e for e in events if low <= e.facts.ts <= high)
-    # Column-wise, so the counting runs in C (100,000 events: few temporary objects, little gc).
+    # Column-wise, so the counting of 100,000 events runs in C (Counter, set, zip, compress).
     facts: list[Facts] = []
     persons: list[str] = []
     for event in chosen:
