@@ -14,6 +14,8 @@ import math
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from itertools import compress
+from operator import itemgetter
 from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
@@ -115,7 +117,15 @@ class TimedEvent:
 
 
 _BREAKDOWN_PROPERTIES = (*EVENT_BREAKDOWNS, *SESSION_BREAKDOWNS)
-_Visit = tuple[Facts, str]
+_TS, _KIND, _PATH, _VALUES = (itemgetter(i) for i in (0, 1, 3, 4))
+_FIRST = itemgetter(0)
+
+
+class _Pages(NamedTuple):
+    """The page views in range, as two columns: their facts and their persons."""
+
+    facts: list[Facts]
+    persons: list[str]
 
 
 def web_analytics(
@@ -140,21 +150,24 @@ def web_analytics(
     low = -math.inf if start is None else start.timestamp()
     high = now.timestamp()
     of = person_of or {}
-    chosen: list[_Visit] = [
-        (f, of.get(e.person, e.person))
-        for e in events
-        if low <= (f := e.facts).ts <= high or start is None
-    ]
-    pages = [visit for visit in chosen if visit[0].kind == 1]
-    sessions = _sessions(chosen)
+    chosen = events if start is None else (e for e in events if low <= e.facts.ts <= high)
+    # Column-wise, so the counting of 100,000 events runs in C (Counter, set, zip, compress).
+    facts: list[Facts] = []
+    persons: list[str] = []
+    for event in chosen:
+        facts.append(event.facts)
+        persons.append(of.get(event.person, event.person))
+    is_page = [kind == 1 for kind in map(_KIND, facts)]
+    pages = _Pages(list(compress(facts, is_page)), list(compress(persons, is_page)))
+    sessions = _sessions(facts, persons)
     durations = [s[1] - s[0] for s in sessions.values()]
     bounces = sum(1 for s, d in zip(sessions.values(), durations, strict=True) if _bounce(s, d))
     return {
         "range": range_name,
         "start": None if start is None else start.isoformat(),
         "end": now.isoformat(),
-        "visitors": len({person for _, person in pages}),
-        "page_views": len(pages),
+        "visitors": len(set(pages.persons)),
+        "page_views": len(pages.facts),
         "sessions": len(sessions),
         "session_duration": sum(durations) / len(durations) if durations else 0.0,
         "bounce_rate": bounces / len(sessions) if sessions else 0.0,
@@ -163,28 +176,29 @@ def web_analytics(
     }
 
 
-# A session as a list, for speed: [start, end, pages (paths), interactions, first page, person].
+# A session as a list, for speed: [start, end, pages (paths), interactions, first page's
+# breakdown values, its person].
 _Session = list[Any]
 
 
-def _sessions(visits: list[_Visit]) -> dict[str, _Session]:
+def _sessions(facts: list[Facts], persons: list[str]) -> dict[str, _Session]:
     sessions: dict[str, _Session] = {}
-    for facts, person in visits:
-        if facts.session is None:
+    for (ts, kind, key, path, values), person in zip(facts, persons, strict=True):
+        if key is None:
             continue
-        session = sessions.get(facts.session)
+        session = sessions.get(key)
         if session is None:
-            session = sessions[facts.session] = [facts.ts, facts.ts, [], 0, None, person]
-        elif facts.ts < session[0]:
-            session[0] = facts.ts
-        elif facts.ts > session[1]:
-            session[1] = facts.ts
-        if facts.kind == 1:
-            session[2].append(facts.path)
+            session = sessions[key] = [ts, ts, [], 0, None, person]
+        elif ts < session[0]:
+            session[0] = ts
+        elif ts > session[1]:
+            session[1] = ts
+        if kind == 1:
+            session[2].append(path)
             session[3] += 1
             if session[4] is None:
-                session[4], session[5] = facts, person
-        elif facts.kind == 2:
+                session[4], session[5] = values, person
+        elif kind == 2:
             session[3] += 1
     # A session without a page view has no entry page and is not a web analytics session.
     return {key: s for key, s in sessions.items() if s[2]}
@@ -194,53 +208,50 @@ def _bounce(session: _Session, duration: float) -> bool:
     return bool(session[3] <= 1 and duration < BOUNCE_SECONDS)
 
 
-def _series(pages: list[_Visit], start: dt.datetime | None, now: dt.datetime) -> list[Any]:
+def _series(pages: _Pages, start: dt.datetime | None, now: dt.datetime) -> list[Any]:
+    times = list(map(_TS, pages.facts))
     if start is None:
-        if not pages:
+        if not times:
             return []
-        low = min(f.ts for f, _ in pages)
-        high = max(f.ts for f, _ in pages)
+        low, high = min(times), max(times)
     else:
         low, high = start.timestamp(), now.timestamp()
     width = max((high - low) / BUCKETS, 1.0)
-    views = [0] * BUCKETS
-    visitors: list[set[str]] = [set() for _ in range(BUCKETS)]
-    for facts, person in pages:
-        index = min(int((facts.ts - low) / width), BUCKETS - 1)
-        views[index] += 1
-        visitors[index].add(person)
+    last = BUCKETS - 1
+    buckets = [min(int((ts - low) / width), last) for ts in times]
+    views = Counter(buckets)
+    visitors = Counter(map(_FIRST, set(zip(buckets, pages.persons, strict=True))))
     return [
         {
             "start": dt.datetime.fromtimestamp(low + width * i, dt.timezone.utc).isoformat(),
             "page_views": views[i],
-            "visitors": len(v),
+            "visitors": visitors[i],
         }
-        for i, v in enumerate(visitors)
+        for i in range(BUCKETS)
     ]
 
 
-def _tally(pairs: list[tuple[str | None, str]], key: str) -> list[dict[str, Any]]:
-    """The top values of (value, person) pairs, with visitors and ``key`` (views or sessions)."""
-    counted = Counter(pairs)  # counting in C: this is the hot loop with 100,000 events
-    people: Counter[str] = Counter()
-    counts: Counter[str] = Counter()
-    for (value, _), n in counted.items():
-        if value is None or value == "":
-            continue
-        people[value] += 1
-        counts[value] += n
+def _tally(values: list[str | None], persons: list[str], key: str) -> list[dict[str, Any]]:
+    """The top values, with their visitors (distinct persons) and ``key`` (views or sessions)."""
+    counts: Counter[str | None] = Counter(values)
+    people: Counter[str | None] = Counter(map(_FIRST, set(zip(values, persons, strict=True))))
+    for blank in (None, ""):
+        counts.pop(blank, None)
+        people.pop(blank, None)
     ranked = sorted(people, key=lambda value: (-people[value], -counts[value], value))
     return [{"value": v, "visitors": people[v], key: counts[v]} for v in ranked[:TOP]]
 
 
-def _breakdowns(pages: list[_Visit], sessions: dict[str, _Session]) -> dict[str, Any]:
-    found = {"pages": _tally([(f.path, p) for f, p in pages], "views")}
+def _breakdowns(pages: _Pages, sessions: dict[str, _Session]) -> dict[str, Any]:
+    found = {"pages": _tally(list(map(_PATH, pages.facts)), pages.persons, "views")}
+    page_values = list(map(_VALUES, pages.facts))
     for i, (name, _) in enumerate(EVENT_BREAKDOWNS):
-        found[name] = _tally([(f.values[i], p) for f, p in pages], "views")
+        found[name] = _tally(list(map(itemgetter(i), page_values)), pages.persons, "views")
     ordered = list(sessions.values())
-    found["entry_pages"] = _tally([(s[2][0], s[5]) for s in ordered], "sessions")
-    found["exit_pages"] = _tally([(s[2][-1], s[5]) for s in ordered], "sessions")
+    owners = [s[5] for s in ordered]
+    found["entry_pages"] = _tally([s[2][0] for s in ordered], owners, "sessions")
+    found["exit_pages"] = _tally([s[2][-1] for s in ordered], owners, "sessions")
     offset = len(EVENT_BREAKDOWNS)
     for i, (name, _) in enumerate(SESSION_BREAKDOWNS, start=offset):
-        found[name] = _tally([(s[4].values[i], s[5]) for s in ordered], "sessions")
+        found[name] = _tally([s[4][i] for s in ordered], owners, "sessions")
     return found
