@@ -34,6 +34,7 @@ import random
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -199,7 +200,12 @@ def _run_child(pythonpath: str, rounds: int, n: int, variants: list[str]) -> dic
     env = {**os.environ, "PYTHONPATH": pythonpath}
     command = [sys.executable, "-m", "bench.request_flags_bench", "--child",
                "--rounds", str(rounds), "--n", str(n), "--variants", *variants]  # fmt: skip
-    out = subprocess.run(command, env=env, check=True, capture_output=True, text=True, timeout=900)
+    # Not from the checkout: `-m` puts the working directory first on sys.path, where
+    # its posthog_web would shadow the one PYTHONPATH names first.
+    out = subprocess.run(
+        command, env=env, cwd=tempfile.gettempdir(), check=True, capture_output=True,
+        text=True, timeout=900,
+    )  # fmt: skip
     result: dict[str, list[float]] = json.loads(out.stdout.strip().splitlines()[-1])
     return result
 

@@ -27,7 +27,11 @@ class CalledLog:
 
     def first_time(self, distinct_id: str, key: str, value: Any, groups: Mapping[str, Any]) -> bool:
         """True (and remembered) the first time this combination is seen."""
-        entry = (key, type(value).__name__, value, tuple(sorted(groups.items(), key=str)))
+        entry = (key, type(value).__name__, value, _groups_key(groups) if groups else ())
+        # Most reads were reported already: a set lookup needs no lock under the GIL.
+        seen = self._seen.get(distinct_id)
+        if seen is not None and entry in seen:
+            return False
         with self._lock:
             seen = self._seen.get(distinct_id)
             if seen is None:
@@ -38,6 +42,10 @@ class CalledLog:
                 return False
             seen.add(entry)
             return True
+
+
+def _groups_key(groups: Mapping[str, Any]) -> tuple[tuple[str, Any], ...]:
+    return tuple(sorted(groups.items(), key=str))
 
 
 def called_properties(result: FlagResult, groups: Mapping[str, Any]) -> dict[str, Any]:

@@ -84,6 +84,8 @@ class RequestContext:
     # The request's groups (web/groups.py): group() calls, then the configured callable's
     # result under them once resolved; the callable an adapter handed in, until then.
     groups: dict[str, str] | None = None
+    # The properties group() was given, per group type (flags evaluate on them).
+    group_properties: dict[str, dict[str, Any]] | None = None
     groups_resolved: bool = False
     groups_source: Callable[[], object] | None = None
     helper: RequestHelper = field(init=False)

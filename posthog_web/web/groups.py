@@ -58,6 +58,11 @@ class RequestGroups:
             ctx.groups = configured
         return ctx.groups or {}
 
+    def for_flags(self, ctx: RequestContext) -> tuple[dict[str, str], dict[str, dict[str, Any]]]:
+        """The request's groups and the properties ``group()`` gave them, per group type:
+        what its flags evaluate on."""
+        return self.of(ctx), ctx.group_properties or {}
+
     def group(
         self,
         ctx: RequestContext,
@@ -68,9 +73,16 @@ class RequestGroups:
         """Add a group to the request; send its properties if they changed."""
         if ctx.groups is None:
             ctx.groups = {}
+        previous = ctx.groups.get(group_type)
         ctx.groups[group_type] = group_key
+        known = ctx.group_properties
         if properties is None:
+            if known and previous != group_key:
+                known.pop(group_type, None)  # they were another group's
             return
+        if known is None:
+            known = ctx.group_properties = {}
+        known[group_type] = dict(properties)
         key = (group_type, group_key)
         sent = hashlib.blake2b(
             encode_json(dict(sorted(properties.items()))), digest_size=16

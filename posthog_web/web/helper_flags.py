@@ -16,6 +16,14 @@ if TYPE_CHECKING:
 
 __all__ = ["FlagsHelperMixin", "FlagsTracker", "NoopFlagsMixin"]
 
+# One guard each, built once: a flag read runs on the request path.
+_GUARD_GET_FEATURE_FLAG = guarded("get_feature_flag")
+_GUARD_GET_FEATURE_FLAG_PAYLOAD = guarded("get_feature_flag_payload")
+_GUARD_GET_ALL_FLAGS = guarded("get_all_flags")
+_GUARD_AGET_FEATURE_FLAG = guarded("aget_feature_flag")
+_GUARD_AGET_FEATURE_FLAG_PAYLOAD = guarded("aget_feature_flag_payload")
+_GUARD_AGET_ALL_FLAGS = guarded("aget_all_flags")
+
 
 class FlagsTracker(Protocol):
     """What the flag methods need from the tracker (``ctx``: its per-request context)."""
@@ -47,7 +55,7 @@ class FlagsHelperMixin:
         None when it could not be evaluated (see :meth:`feature_enabled`)."""
         check_flag_key(key)
         _check_bool(send_event, "send_event")
-        with guarded("get_feature_flag"):
+        with _GUARD_GET_FEATURE_FLAG:
             result: FlagResult = self._tracker.feature_flag(self._context, key, send_event)
             return result.value
         return None
@@ -58,7 +66,7 @@ class FlagsHelperMixin:
         Shares the request's evaluation with the other calls; sends no event.
         """
         check_flag_key(key)
-        with guarded("get_feature_flag_payload"):
+        with _GUARD_GET_FEATURE_FLAG_PAYLOAD:
             result = self._tracker.feature_flag(self._context, key, False)
             return result.payload if result.value is not None else None
         return None
@@ -66,7 +74,7 @@ class FlagsHelperMixin:
     def get_all_flags(self) -> dict[str, bool | str]:
         """Every flag's value for this visitor (flags that could not be evaluated are
         left out). Sends no event; the flags count as read."""
-        with guarded("get_all_flags"):
+        with _GUARD_GET_ALL_FLAGS:
             results = self._tracker.all_flags(self._context)
             return {key: r.value for key, r in results.items() if r.value is not None}
         return {}
@@ -79,7 +87,7 @@ class FlagsHelperMixin:
         """:meth:`get_feature_flag` for async code: a ``/flags`` call runs off the loop."""
         check_flag_key(key)
         _check_bool(send_event, "send_event")
-        with guarded("aget_feature_flag"):
+        with _GUARD_AGET_FEATURE_FLAG:
             result: FlagResult = await self._tracker.afeature_flag(self._context, key, send_event)
             return result.value
         return None
@@ -87,14 +95,14 @@ class FlagsHelperMixin:
     async def aget_feature_flag_payload(self, key: str) -> Any:
         """:meth:`get_feature_flag_payload` for async code."""
         check_flag_key(key)
-        with guarded("aget_feature_flag_payload"):
+        with _GUARD_AGET_FEATURE_FLAG_PAYLOAD:
             result = await self._tracker.afeature_flag(self._context, key, False)
             return result.payload if result.value is not None else None
         return None
 
     async def aget_all_flags(self) -> dict[str, bool | str]:
         """:meth:`get_all_flags` for async code."""
-        with guarded("aget_all_flags"):
+        with _GUARD_AGET_ALL_FLAGS:
             results = await self._tracker.aall_flags(self._context)
             return {key: r.value for key, r in results.items() if r.value is not None}
         return {}

@@ -252,7 +252,7 @@ class Tracker:
         session_id = self.session_id(ctx)
         if session_id is not None:
             bootstrap["sessionID"] = session_id
-        flags, payloads = self._flags.bootstrap(ctx, self._groups.of(ctx))
+        flags, payloads = self._flags.bootstrap(ctx, *self._groups.for_flags(ctx))
         if flags:
             bootstrap["featureFlags"] = flags
             if payloads:
@@ -355,21 +355,21 @@ class Tracker:
 
     def feature_flag(self, ctx: RequestContext, key: str, send_event: bool = True) -> FlagResult:
         """One flag for this request's visitor (and its groups), at most once per request."""
-        return self._flags.get(ctx, key, send_event, self._groups.of(ctx))
+        return self._flags.get(ctx, key, send_event, *self._groups.for_flags(ctx))
 
     async def afeature_flag(
         self, ctx: RequestContext, key: str, send_event: bool = True
     ) -> FlagResult:
         """:meth:`feature_flag` without blocking the event loop."""
-        return await self._flags.aget(ctx, key, send_event, self._groups.of(ctx))
+        return await self._flags.aget(ctx, key, send_event, *self._groups.for_flags(ctx))
 
     def all_flags(self, ctx: RequestContext) -> dict[str, FlagResult]:
         """Every flag that could be evaluated for this request's visitor."""
-        return self._flags.all(ctx, self._groups.of(ctx))
+        return self._flags.all(ctx, *self._groups.for_flags(ctx))
 
     async def aall_flags(self, ctx: RequestContext) -> dict[str, FlagResult]:
         """:meth:`all_flags` without blocking the event loop."""
-        return await self._flags.aall(ctx, self._groups.of(ctx))
+        return await self._flags.aall(ctx, *self._groups.for_flags(ctx))
 
     # --- groups and person properties (web/groups.py) ----------------------------------
 

@@ -462,6 +462,41 @@ def test_group_flags_use_the_requests_groups(server: FlagsServer, make: MakeTrac
     assert called["properties"]["$groups"] == {"company": "acme"}
 
 
+def test_group_flags_evaluate_on_the_properties_group_gave(
+    server: FlagsServer, make: MakeTracker
+) -> None:
+    enterprise_flag = {
+        "id": 17, "key": "enterprise-beta", "active": True,
+        "filters": {"aggregation_group_type_index": 0,
+                    "groups": [{"properties": [{"key": "plan", "value": ["enterprise"],
+                                                "operator": "exact", "type": "group",
+                                                "group_type_index": 0}],
+                                "rollout_percentage": 100}]},
+    }  # fmt: skip
+    server.definitions = {
+        "flags": [enterprise_flag],
+        "group_type_mapping": {"0": "company"},
+        "cohorts": {},
+    }
+    tracker = make()
+    enterprise = tracker.start(request()).helper
+    enterprise.group("company", "acme", {"plan": "enterprise"})
+    assert enterprise.get_feature_flag("enterprise-beta") is True
+    assert enterprise.get_all_flags() == {"enterprise-beta": True}
+    free = tracker.start(request()).helper
+    free.group("company", "bcorp", {"plan": "free"})
+    assert asyncio.run(free.aget_feature_flag("enterprise-beta")) is False
+    assert server.made("flags") == []  # both decided locally, on the given properties
+    # Another company without properties: the first one's do not carry over.
+    moved = tracker.start(request()).helper
+    moved.group("company", "acme", {"plan": "enterprise"})
+    moved.group("company", "ccorp")
+    moved.get_feature_flag("enterprise-beta")
+    (flags_call,) = server.made("flags")
+    assert flags_call["json"]["groups"] == {"company": "ccorp"}
+    assert flags_call["json"]["group_properties"] == {"company": {"$group_key": "ccorp"}}
+
+
 def test_a_detached_helper_reads_flags_for_its_visitor(
     server: FlagsServer, make: MakeTracker
 ) -> None:
