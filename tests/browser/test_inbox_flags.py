@@ -84,6 +84,9 @@ def test_posthog_js_gets_the_servers_variant_from_the_inbox(
             page.goto(site)
             page.wait_for_function("window.flagsSeen !== undefined", timeout=15_000)
             seen = page.evaluate("window.flagsSeen")
+            # posthog-js reports each flag it was asked for once (new-checkout and beta) from
+            # its send queue: wait with the page open, or closing it would lose the queue.
+            called = flags_inbox.wait_for_events(2, timeout=20, event="$feature_flag_called")
         finally:
             browser.close()
 
@@ -98,8 +101,7 @@ def test_posthog_js_gets_the_servers_variant_from_the_inbox(
     assert seen["payload"] == server.payload
     assert seen["beta"] is True
 
-    # posthog-js reports each flag it was asked for once: new-checkout and beta.
-    called = flags_inbox.wait_for_events(2, event="$feature_flag_called")
+    called = flags_inbox.events("$feature_flag_called")
     by_flag = {e["properties"]["$feature_flag"]: e for e in called}
     assert len(by_flag) == len(called) == 2, called
     assert by_flag["new-checkout"]["distinct_id"] == seen["id"]
