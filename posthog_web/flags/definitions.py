@@ -37,6 +37,9 @@ class Definitions:
     matching_version: Any = 1
     etag: str | None = None
     unsupported: frozenset[str] = frozenset()  # flags whose definition needs the server
+    # A filter on the ``distinct_id`` property somewhere: the person properties then get
+    # the distinct id added (a copy per call); most sets have none.
+    reads_distinct_id: bool = True
     results: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
@@ -85,7 +88,24 @@ class Definitions:
             group_types={str(k): v for k, v in mapping.items() if isinstance(v, str) and v},
             matching_version=version,
             etag=etag,
+            reads_distinct_id=_mentions_distinct_id(data.get("flags"))
+            or _mentions_distinct_id(raw_cohorts),
         )
+
+
+def _mentions_distinct_id(value: Any) -> bool:
+    # Over the raw JSON, so it cannot miss a filter wherever it is nested; a payload
+    # that happens to hold {"key": "distinct_id"} only costs the copy.
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            if item.get("key") == "distinct_id":
+                return True
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
 
 
 def _unsupported(

@@ -25,6 +25,18 @@ from posthog_web.flags.results import FlagResult, local_result, remote_result
 _EMPTY: Mapping[str, Any] = {}
 
 
+def _prepared(
+    defs: Definitions | None,
+    distinct_id: str,
+    person_properties: Mapping[str, Any],
+    groups: Mapping[str, Any],
+    group_properties: Mapping[str, Mapping[str, Any]],
+) -> tuple[Mapping[str, Any], Mapping[str, Mapping[str, Any]]]:
+    if groups or defs is None or defs.reads_distinct_id:
+        return prepared(distinct_id, person_properties, groups, group_properties)
+    return person_properties, _EMPTY  # no filter reads distinct_id: no copy needed
+
+
 class FlagEvaluator:
     """Local evaluation from polled definitions (with a secret key), else remote.
 
@@ -100,9 +112,11 @@ class FlagEvaluator:
             else:
                 start = time.monotonic()
                 defs = poller.get(self.timeout / 2)
-        person, group_props = prepared(distinct_id, person_properties, groups, group_properties)
-        undecided = None
         flag = defs.by_key.get(key) if defs is not None else None
+        person, group_props = _prepared(
+            defs, distinct_id, person_properties, groups, group_properties
+        )
+        undecided = None
         if defs is not None and flag is not None:
             try:
                 value = evaluate(defs, flag, distinct_id, person, groups, group_props, device_id)
@@ -142,8 +156,10 @@ class FlagEvaluator:
         if forced is not None:
             return dict(forced)
         deadline = time.monotonic() + self.timeout
-        person, group_props = prepared(distinct_id, person_properties, groups, group_properties)
         defs = self.definitions(self.timeout / 2)
+        person, group_props = _prepared(
+            defs, distinct_id, person_properties, groups, group_properties
+        )
         results: dict[str, FlagResult] = {}
         undecided: dict[str, str] = {}
         if defs is not None:

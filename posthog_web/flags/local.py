@@ -121,6 +121,7 @@ class _Run:
             if percentage == 100.0 or holdout_bucket(bucketing) <= percentage / 100:
                 return held_out
         reason: str | None = None
+        rollout_hash = -1.0
         group_types = self.defs.group_types
         for condition in flag.conditions:
             c_props, c_bucketing = props, bucketing
@@ -148,10 +149,17 @@ class _Run:
                 reason = pick(reason, undecided.reason)
                 continue
             threshold = condition.threshold
-            if threshold is not None and _hash(f"{flag.key}.{c_bucketing}") > threshold:
-                if flag.early_exit:
-                    break
-                continue
+            if threshold is not None:
+                if c_bucketing is not bucketing:  # a condition on its own group type
+                    condition_hash = _hash(f"{flag.key}.{c_bucketing}")
+                else:
+                    if rollout_hash < 0.0:  # the same for the flag's own conditions
+                        rollout_hash = _hash(f"{flag.key}.{bucketing}")
+                    condition_hash = rollout_hash
+                if condition_hash > threshold:
+                    if flag.early_exit:
+                        break
+                    continue
             if condition.variant is not None:
                 return condition.variant
             return variant_of(flag, c_bucketing) or True
@@ -278,6 +286,7 @@ def _plain(flag: Flag, bucketing: object, props: Props) -> Value:
     # The fast path of _Run.flag for a person flag whose conditions hold only property
     # filters (most flags): the same rules, without the dependency machinery.
     reason: str | None = None
+    rollout_hash = -1.0
     for condition in flag.conditions:
         filters = condition.filters
         if filters:
@@ -296,10 +305,13 @@ def _plain(flag: Flag, bucketing: object, props: Props) -> Value:
                 reason = pick(reason, condition_reason)
                 continue
         threshold = condition.threshold
-        if threshold is not None and _hash(f"{flag.key}.{bucketing}") > threshold:
-            if flag.early_exit:
-                break
-            continue
+        if threshold is not None:
+            if rollout_hash < 0.0:  # the same for every condition: hashed once
+                rollout_hash = _hash(f"{flag.key}.{bucketing}")
+            if rollout_hash > threshold:
+                if flag.early_exit:
+                    break
+                continue
         if condition.variant is not None:
             return condition.variant
         return variant_of(flag, bucketing) or True

@@ -185,6 +185,14 @@ def compile_group(raw: Any, matching_version: int) -> PropertyGroup | BrokenGrou
     return PropertyGroup(raw["type"] == "AND", tuple(entries))
 
 
+def _threshold(rollout: object) -> float | None:
+    # The hash is at most 1.0, so a rollout of 100 % or more checks nothing: no hash.
+    if rollout is None:
+        return None
+    threshold = _number(rollout, "rollout_percentage") / 100
+    return None if threshold >= 1.0 else threshold
+
+
 def compile_flag(raw: dict[str, Any], matching_version: int) -> Flag:
     """Compile one flag; raises Malformed."""
     key = raw["key"]
@@ -211,7 +219,7 @@ def compile_flag(raw: dict[str, Any], matching_version: int) -> Flag:
                     compile_filter(item, matching_version)
                     for item in _list(condition.get("properties"), "properties")
                 ),
-                None if rollout is None else _number(rollout, "rollout_percentage") / 100,
+                _threshold(rollout),
                 override if override and override in variant_keys else None,
                 _own_index(condition, filters.get("aggregation_group_type_index")),
             )

@@ -151,7 +151,53 @@ def _fast_matcher(key: Any, operator: str, value: Any, version: int) -> Matcher 
             return (needle in haystack) != negate
 
         return icontains
+    if operator in SEMVER_COMPARISONS or operator in SEMVER_RANGES:
+        return _fast_semver(key, operator, value)
     return None
+
+
+# Parsed person versions ("2.3.1" -> (2, 3, 1)): an app has few, and every semver
+# filter of every flag reads them. Bounded; a race only parses a value twice.
+_VERSIONS: dict[str, vals.Version] = {}
+_VERSIONS_MAX = 4096
+
+
+def _fast_semver(key: Any, operator: str, value: Any) -> Matcher | None:
+    # Only for a filter value that parses (else the general path raises unsupported).
+    try:
+        if operator in SEMVER_RANGES:
+            low, high = vals.semver_range(operator, value)
+            compare: Callable[[Any, Any], bool] | None = None
+            target: vals.Version = low
+        else:
+            target = vals.parse_semver(value)
+            compare = _COMPARE[operator]
+            low = high = target
+    except (ValueError, TypeError):
+        return None
+    versions = _VERSIONS
+
+    def semver(properties: Mapping[str, Any]) -> bool:
+        if key not in properties:
+            raise Undecided(MISSING_CONTEXT)
+        prop = properties[key]
+        if prop is None:
+            return False
+        version = versions.get(prop) if type(prop) is str else None
+        if version is None:
+            try:
+                version = vals.parse_semver(prop)
+            except (ValueError, TypeError):
+                raise Undecided(MISSING_CONTEXT) from None
+            if type(prop) is str:
+                if len(versions) >= _VERSIONS_MAX:
+                    versions.clear()
+                versions[prop] = version
+        if compare is None:
+            return low <= version < high
+        return compare(version, target)
+
+    return semver
 
 
 def _compile_operator(

@@ -17,6 +17,7 @@ from posthog_web.flags.exposure import EVENT_FLAG_CALLED, called_properties
 from posthog_web.flags.results import FlagResult
 from posthog_web.web.context import RequestContext
 from posthog_web.web.emitter import Emitter
+from posthog_web.web.groups import RequestGroups
 from posthog_web.web.guard import guarded
 from posthog_web.web.request_flags import RequestFlags
 from posthog_web.web.visitor import Visitors
@@ -74,77 +75,67 @@ class FlagReader:
             ``$feature_flag_called`` were sent already.
         visitors: resolves the request's visitor.
         emitter: sends ``$feature_flag_called`` with the request's context.
+        groups: the request's groups (and the properties ``group()`` gave them), which
+            every flag read evaluates on.
     """
 
-    def __init__(self, client: Client, visitors: Visitors, emitter: Emitter) -> None:
+    def __init__(
+        self, client: Client, visitors: Visitors, emitter: Emitter, groups: RequestGroups
+    ) -> None:
         self._client = client
         self._visitors = visitors
         self._emitter = emitter
+        self._groups = groups
 
     # --- one flag ---------------------------------------------------------------------
 
-    def get(
-        self,
-        ctx: RequestContext,
-        key: str,
-        send_event: bool = True,
-        groups: Groups | None = None,
-        group_properties: GroupProperties | None = None,
-    ) -> FlagResult:
-        """The flag's result for this request's visitor (evaluated once per request).
-
-        ``groups``/``group_properties``: the request's groups (None: none), the same for
-        every read of the request.
-        """
+    def get(self, ctx: RequestContext, key: str, send_event: bool = True) -> FlagResult:
+        """The flag's result for this request's visitor (evaluated once per request)."""
+        # The request path's one flag read: kept flat (no FlagSubject, see subject()).
         state = self._state(ctx)
-        result = state.results.get(key)
+        results = state.results
+        result = results.get(key)
         if result is None:
-            # The request path's one flag read: no FlagSubject built (see subject()).
             distinct_id = state.distinct_id
+            groups, group_properties = self._groups_of(ctx)
             user_id = ctx.user_id
             anon_id = ctx.anon_id
-            if user_id is None:
-                if self._visitors.is_cookieless(ctx):
-                    result = FlagResult(key, None, undecided=_NO_VISITOR)
-                else:
-                    result = self._client.flags.evaluate(
-                        key,
-                        distinct_id,
-                        _EMPTY,
-                        groups or _EMPTY,
-                        group_properties or _EMPTY,
-                        False,
-                        None if ctx.anonymous.identified else anon_id,
-                        None,
-                    )
-            else:
+            if user_id is not None:
                 result = self._client.flags.evaluate(
                     key,
                     distinct_id,
                     ctx.person_properties or _EMPTY,
-                    groups or _EMPTY,
-                    group_properties or _EMPTY,
+                    groups,
+                    group_properties,
                     False,
                     None,
                     anon_id if anon_id != user_id else None,
                 )
-            state.results[key] = result
-        self._read(ctx, state, result, send_event, groups)
+            elif self._visitors.is_cookieless(ctx):
+                result = FlagResult(key, None, undecided=_NO_VISITOR)
+            else:
+                result = self._client.flags.evaluate(
+                    key,
+                    distinct_id,
+                    _EMPTY,
+                    groups,
+                    group_properties,
+                    False,
+                    None if ctx.anonymous.identified else anon_id,
+                    None,
+                )
+            results[key] = result
+        state.mark_read(key)
+        if send_event:
+            self._report(ctx, state.distinct_id, result)
         return result
 
-    async def aget(
-        self,
-        ctx: RequestContext,
-        key: str,
-        send_event: bool = True,
-        groups: Groups | None = None,
-        group_properties: GroupProperties | None = None,
-    ) -> FlagResult:
+    async def aget(self, ctx: RequestContext, key: str, send_event: bool = True) -> FlagResult:
         """:meth:`get` for async code: a ``/flags`` call never blocks the event loop."""
         state = self._state(ctx)
         result = state.results.get(key)
         if result is None:
-            subject = self.subject(ctx, groups, group_properties)
+            subject = self.subject(ctx)
             if subject is None:
                 result = FlagResult(key, None, undecided=_NO_VISITOR)
             else:
@@ -156,21 +147,18 @@ class FlagReader:
                 )
             state = self._state(ctx)  # the identity may have changed meanwhile
             state.results.setdefault(key, result)
-        self._read(ctx, state, result, send_event, groups)
+        state.mark_read(key)
+        if send_event:
+            self._report(ctx, state.distinct_id, result)
         return result
 
     # --- every flag -------------------------------------------------------------------
 
-    def all(
-        self,
-        ctx: RequestContext,
-        groups: Groups | None = None,
-        group_properties: GroupProperties | None = None,
-    ) -> dict[str, FlagResult]:
+    def all(self, ctx: RequestContext) -> dict[str, FlagResult]:
         """Every flag's result for this visitor (one evaluation per request)."""
         state = self._state(ctx)
         if state.all_evaluated != "remote":
-            subject = self.subject(ctx, groups, group_properties)
+            subject = self.subject(ctx)
             if subject is not None:
                 results = self._client.flags.evaluate_all(
                     *subject.args(),
@@ -180,16 +168,11 @@ class FlagReader:
                 self._store_all(state, results, "remote")
         return self._read_all(state)
 
-    async def aall(
-        self,
-        ctx: RequestContext,
-        groups: Groups | None = None,
-        group_properties: GroupProperties | None = None,
-    ) -> dict[str, FlagResult]:
+    async def aall(self, ctx: RequestContext) -> dict[str, FlagResult]:
         """:meth:`all` for async code."""
         state = self._state(ctx)
         if state.all_evaluated != "remote":
-            subject = self.subject(ctx, groups, group_properties)
+            subject = self.subject(ctx)
             if subject is not None:
                 results = await self._client.flags.aevaluate_all(
                     *subject.args(),
@@ -202,12 +185,7 @@ class FlagReader:
 
     # --- the snippet ------------------------------------------------------------------
 
-    def bootstrap(
-        self,
-        ctx: RequestContext,
-        groups: Groups | None = None,
-        group_properties: GroupProperties | None = None,
-    ) -> tuple[dict[str, Any], dict[str, Any]]:
+    def bootstrap(self, ctx: RequestContext) -> tuple[dict[str, Any], dict[str, Any]]:
         """posthog-js's ``featureFlags`` and ``featureFlagPayloads`` for this visitor.
 
         The flags this request read (whatever decided them) and every flag the loaded
@@ -218,7 +196,7 @@ class FlagReader:
         state = self._state(ctx)
         evaluator = self._client.flags
         if not state.all_evaluated and evaluator.ready():
-            subject = self.subject(ctx, groups, group_properties)
+            subject = self.subject(ctx)
             if subject is not None:
                 local = evaluator.evaluate_all(
                     *subject.args(), only_evaluate_locally=True, device_id=subject.device_id
@@ -236,13 +214,9 @@ class FlagReader:
 
     # --- the visitor ------------------------------------------------------------------
 
-    def subject(
-        self,
-        ctx: RequestContext,
-        groups: Groups | None = None,
-        group_properties: GroupProperties | None = None,
-    ) -> FlagSubject | None:
+    def subject(self, ctx: RequestContext) -> FlagSubject | None:
         """Who this request's flags are for; None for a visitor without a stable id."""
+        groups, group_properties = self._groups_of(ctx)
         visitors = self._visitors
         distinct_id = visitors.distinct_id(ctx)
         user_id = ctx.user_id
@@ -253,8 +227,8 @@ class FlagReader:
         return FlagSubject(
             distinct_id,
             person or _EMPTY,
-            groups or _EMPTY,
-            group_properties or _EMPTY,
+            groups,
+            group_properties,
             # posthog-js's $device_id is the anonymous id it was bootstrapped with (an id
             # posthog-js identified has a device id of its own, which the server lacks).
             device_id=anon_id if user_id is None and not ctx.anonymous.identified else None,
@@ -273,20 +247,15 @@ class FlagReader:
             state.forget(distinct_id)
         return state
 
-    def _read(
-        self,
-        ctx: RequestContext,
-        state: RequestFlags,
-        result: FlagResult,
-        send_event: bool,
-        groups: Groups | None,
-    ) -> None:
-        state.mark_read(result.key)
-        if not send_event:
-            return
-        groups = groups or _EMPTY
+    def _groups_of(self, ctx: RequestContext) -> tuple[Groups, GroupProperties]:
+        groups = ctx.groups if ctx.groups_resolved else self._groups.of(ctx)
+        return groups or _EMPTY, ctx.group_properties or _EMPTY
+
+    def _report(self, ctx: RequestContext, distinct_id: str, result: FlagResult) -> None:
+        # $feature_flag_called once per (distinct id, flag, value, groups) per process.
+        groups = ctx.groups or _EMPTY  # resolved by the evaluation (or an earlier one)
         # The client's own dedupe table, shared with its methods: one per process.
-        if self._client._called.first_time(state.distinct_id, result.key, result.value, groups):
+        if self._client._called.first_time(distinct_id, result.key, result.value, groups):
             # A read never loses its value because its event could not go (sync mode).
             with guarded("$feature_flag_called"):
                 self._emitter.capture(ctx, EVENT_FLAG_CALLED, called_properties(result, groups))

@@ -58,11 +58,6 @@ class RequestGroups:
             ctx.groups = configured
         return ctx.groups or {}
 
-    def for_flags(self, ctx: RequestContext) -> tuple[dict[str, str], dict[str, dict[str, Any]]]:
-        """The request's groups and the properties ``group()`` gave them, per group type:
-        what its flags evaluate on."""
-        return self.of(ctx), ctx.group_properties or {}
-
     def group(
         self,
         ctx: RequestContext,

@@ -53,8 +53,10 @@ class FlagsHelperMixin:
     def get_feature_flag(self, key: str, *, send_event: bool = True) -> bool | str | None:
         """Flag ``key``'s value for this visitor: ``True``/``False``, a variant key, or
         None when it could not be evaluated (see :meth:`feature_enabled`)."""
-        check_flag_key(key)
-        _check_bool(send_event, "send_event")
+        if type(key) is not str or not key:
+            check_flag_key(key)  # raises, naming the field (a str subclass passes)
+        if send_event is not True and send_event is not False:
+            _check_bool(send_event, "send_event")
         with _GUARD_GET_FEATURE_FLAG:
             result: FlagResult = self._tracker.feature_flag(self._context, key, send_event)
             return result.value

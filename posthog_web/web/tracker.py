@@ -97,7 +97,7 @@ class Tracker:
         )
         self._groups = self._emitter.groups = RequestGroups(client, visitors)
         self._cookies = ResponseCookies(visitors, self.untracked)
-        self._flags = FlagReader(client, visitors, self._emitter)
+        self._flags = FlagReader(client, visitors, self._emitter, self._groups)
         self._posthog_js = posthog_js_config(options, client)
         self._lock = threading.Lock()
         self._skipped: dict[str, int] = {}
@@ -252,7 +252,7 @@ class Tracker:
         session_id = self.session_id(ctx)
         if session_id is not None:
             bootstrap["sessionID"] = session_id
-        flags, payloads = self._flags.bootstrap(ctx, *self._groups.for_flags(ctx))
+        flags, payloads = self._flags.bootstrap(ctx)
         if flags:
             bootstrap["featureFlags"] = flags
             if payloads:
@@ -355,21 +355,21 @@ class Tracker:
 
     def feature_flag(self, ctx: RequestContext, key: str, send_event: bool = True) -> FlagResult:
         """One flag for this request's visitor (and its groups), at most once per request."""
-        return self._flags.get(ctx, key, send_event, *self._groups.for_flags(ctx))
+        return self._flags.get(ctx, key, send_event)
 
     async def afeature_flag(
         self, ctx: RequestContext, key: str, send_event: bool = True
     ) -> FlagResult:
         """:meth:`feature_flag` without blocking the event loop."""
-        return await self._flags.aget(ctx, key, send_event, *self._groups.for_flags(ctx))
+        return await self._flags.aget(ctx, key, send_event)
 
     def all_flags(self, ctx: RequestContext) -> dict[str, FlagResult]:
         """Every flag that could be evaluated for this request's visitor."""
-        return self._flags.all(ctx, *self._groups.for_flags(ctx))
+        return self._flags.all(ctx)
 
     async def aall_flags(self, ctx: RequestContext) -> dict[str, FlagResult]:
         """:meth:`all_flags` without blocking the event loop."""
-        return await self._flags.aall(ctx, *self._groups.for_flags(ctx))
+        return await self._flags.aall(ctx)
 
     # --- groups and person properties (web/groups.py) ----------------------------------
 
