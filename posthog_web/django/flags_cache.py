@@ -1,9 +1,10 @@
 """Flag definitions shared by an app's workers through a Django cache (``FLAGS_CACHE``).
 
 The first worker whose copy is older than the poll interval takes a lock
-(``cache.add``, atomic in Redis, memcached, the database and file caches) and
-fetches; the others read its copy. So N workers, on one machine or on many sharing
-the cache, cost about one poll per interval. Used from the poller's thread only.
+(``cache.add``: atomic in Redis, memcached and the database cache; the file cache's
+is not, so two workers may now and then both fetch) and fetches; the others read its
+copy. So N workers, on one machine or on many sharing the cache, cost about one poll
+per interval. Used from the poller's thread only.
 """
 
 from __future__ import annotations
