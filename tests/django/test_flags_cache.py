@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
+import shutil
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -334,3 +335,24 @@ def test_checks_name_a_missing_alias_both_settings_and_a_per_process_cache(
     settings.POSTHOG_WEB = {**base, "FLAGS_CACHE": 3}
     (error,) = check_settings()
     assert error.id == "posthog_web.E003"
+
+
+def test_a_cache_that_fails_while_the_lock_is_held_is_logged(
+    settings: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    location = tmp_path / "cache"
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(location),
+        }
+    }
+    target = store("default")
+    with caplog.at_level(logging.WARNING, logger=LOGGER), target.fetch_lock() as holding:
+        assert holding
+        shutil.rmtree(location)
+        location.write_text("the cache's directory is gone")  # every operation now fails
+    (record,) = [r for r in caplog.records if r.name == LOGGER]
+    assert "releasing the fetch lock" in record.getMessage()
+    with pytest.raises(TypeError, match="alias must be a cache alias"):
+        DjangoCacheStore(3, host=HOST, api_key=TOKEN, poll_interval=30)  # type: ignore[arg-type]

@@ -13,6 +13,7 @@ import pytest
 
 from posthog_web import Client, DefinitionsStore
 from posthog_web.flags.definitions import Definitions
+from posthog_web.flags.store import GuardedStore, guarded_store
 from posthog_web.web.settings import DEFAULTS, settings_client
 from tests.flags.conftest import MakeClient
 from tests.flags.server import TOKEN, FlagsServer
@@ -107,3 +108,52 @@ def test_flags_cache_outside_django_is_refused() -> None:
     conf = {**DEFAULTS, "API_KEY": TOKEN, "FLAGS_CACHE": "default"}
     with pytest.raises(ValueError, match=r"POSTHOG_WEB\['FLAGS_CACHE'\] names a Django cache"):
         settings_client(conf, debug=False)
+
+
+class FailingLock:
+    def __enter__(self) -> bool:
+        return True
+
+    def __exit__(self, *exc: object) -> None:
+        self.seen = exc
+        raise OSError("the lock could not be released")
+
+
+class EveryMethodRaises(DefinitionsStore):
+    def __init__(self) -> None:
+        self.lock = FailingLock()
+
+    def load_fresh(self, max_age: float) -> Definitions | None:
+        raise OSError("down")
+
+    def load_any(self) -> Definitions | None:
+        raise OSError("down")
+
+    def fetch_lock(self) -> contextlib.AbstractContextManager[bool]:
+        return self.lock
+
+    def save(self, body: object, etag: str | None) -> None:
+        raise OSError("down")
+
+    def touch(self) -> None:
+        raise OSError("down")
+
+
+def test_the_guard_answers_fetch_for_every_method_and_logs_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    inner = EveryMethodRaises()
+    guarded = GuardedStore(inner)
+    with caplog.at_level(logging.WARNING, logger="posthog_web.flags.store"):
+        assert guarded.load_fresh(30) is None
+        assert guarded.load_any() is None
+        guarded.save({}, None)
+        guarded.touch()
+        with guarded.fetch_lock() as holding:
+            assert holding
+        with pytest.raises(KeyError), guarded.fetch_lock():
+            raise KeyError("a bug in the block")  # reaches the caller, and the lock sees it
+    assert inner.lock.seen[0] is KeyError
+    assert len([r for r in caplog.records if r.name == "posthog_web.flags.store"]) == 1
+    assert repr(guarded) == f"<GuardedStore {inner!r}>"
+    assert guarded_store(guarded, "flags_store") is guarded
