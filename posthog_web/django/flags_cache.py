@@ -21,6 +21,7 @@ from typing import Any
 
 from django.core.cache import BaseCache, caches
 from django.core.exceptions import ImproperlyConfigured
+from django.db import close_old_connections
 
 from posthog_web.client import normalize_host
 from posthog_web.flags.definitions import Definitions
@@ -61,6 +62,10 @@ class DjangoCacheStore(DefinitionsStore):
         return caches[self.alias]
 
     def _failed(self, doing: str, error: Exception) -> None:
+        # A database cache's connection in this thread may be broken for good (the
+        # server restarted): closed here, the next poll opens a new one.
+        with contextlib.suppress(Exception):
+            close_old_connections()
         # Once per process, not every poll: a cache that is down stays down a while.
         if not self._logged:
             self._logged = True

@@ -19,6 +19,7 @@ from typing import Any, ClassVar
 import pytest
 from django.core.cache import caches
 from django.core.exceptions import ImproperlyConfigured
+from django.core.management import call_command
 from django.test import Client as DjangoClient
 
 from posthog_web import Client
@@ -356,3 +357,31 @@ def test_a_cache_that_fails_while_the_lock_is_held_is_logged(
     assert "releasing the fetch lock" in record.getMessage()
     with pytest.raises(TypeError, match="alias must be a cache alias"):
         DjangoCacheStore(3, host=HOST, api_key=TOKEN, poll_interval=30)  # type: ignore[arg-type]
+
+
+@pytest.mark.django_db
+def test_the_database_cache_before_and_after_createcachetable(
+    settings: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+        "db": {
+            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+            "LOCATION": "posthog_flags_test_cache",
+        },
+    }
+    target = store("db")
+    with caplog.at_level(logging.WARNING, logger=LOGGER):
+        assert target.load_fresh(30) is None  # no table yet: fetch yourself
+        with target.fetch_lock() as holding:
+            assert holding
+    (record,) = [r for r in caplog.records if r.name == LOGGER]
+    assert "the Django cache 'db' failed" in record.getMessage()
+    call_command("createcachetable", "--database", "default", verbosity=0)
+    target.save(BODY, '"v1"')
+    loaded = store("db").load_fresh(30)
+    assert loaded is not None
+    assert loaded.etag == '"v1"'
+    with target.fetch_lock() as holding, store("db").fetch_lock() as other:
+        assert holding
+        assert not other
