@@ -111,6 +111,18 @@ WORKER = textwrap.dedent(
         client = Client("phc_flags_test_token", host=url, flags_secret_key="phx_flags_test_secret",
                         flags_poll_interval=float(interval), flags_cache_dir=cache or None)
         client.get_feature_flag("flag-0", distinct_id="u", send_event=False)
+    elif kind == "django":  # POSTHOG_WEB["FLAGS_CACHE"] on a FileBasedCache in `cache`
+        import django
+        from django.conf import settings
+        settings.configure(SECRET_KEY="bench", CACHES={"default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache", "LOCATION": cache}},
+            POSTHOG_WEB={"API_KEY": "phc_flags_test_token", "HOST": url,
+                         "FLAGS_SECRET_KEY": "phx_flags_test_secret",
+                         "FLAGS_POLL_INTERVAL": float(interval), "FLAGS_CACHE": "default"})
+        django.setup()
+        from posthog_web.django import conf
+        client = conf.get_config().tracker.client
+        client.get_feature_flag("flag-0", distinct_id="u", send_event=False)
     else:
         from posthog import Posthog
         client = Posthog("phc_flags_test_token", host=url, personal_api_key="phx_flags_test_secret",
@@ -129,7 +141,8 @@ def polls(workers: int, seconds: float, interval: float) -> dict[str, float]:
     results: dict[str, float] = {}
     for label, kind, shared in (("posthog-python", "py", False),
                                 ("posthog-web", "web", False),
-                                ("posthog-web + flags_cache_dir", "web", True)):  # fmt: skip
+                                ("posthog-web + flags_cache_dir", "web", True),
+                                ("posthog-web + Django FLAGS_CACHE", "django", True)):  # fmt: skip
         server = FlagsServer().start()
         server.definitions = definitions(1)
         with tempfile.TemporaryDirectory() as cache:

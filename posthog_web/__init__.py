@@ -10,6 +10,7 @@ from posthog_web._version import __version__
 from posthog_web.client import EU_HOST, US_HOST, Client
 from posthog_web.delivery import DeliveryError
 from posthog_web.errors import ExceptionOptions
+from posthog_web.flags.store import DefinitionsStore
 from posthog_web.uncaught import capture_uncaught
 from posthog_web.web.background import with_current
 from posthog_web.web.helper import current
@@ -18,6 +19,7 @@ __all__ = [
     "EU_HOST",
     "US_HOST",
     "Client",
+    "DefinitionsStore",
     "DeliveryError",
     "ExceptionOptions",
     "__version__",

@@ -38,6 +38,7 @@ from posthog_web.flags.api import FlagsMixin, validate_secret_key
 from posthog_web.flags.cache import DirectoryStore
 from posthog_web.flags.evaluator import FlagEvaluator
 from posthog_web.flags.exposure import CalledLog
+from posthog_web.flags.store import DefinitionsStore, guarded_store
 from posthog_web.groups import GroupTypes
 from posthog_web.hooks import BeforeSend, EventHooks, encode_hooked
 from posthog_web.payloads import encode_event, url_properties
@@ -95,6 +96,8 @@ class Client(FlagsMixin, ExceptionsMixin, PersonsMixin):
         flags_timeout: the most seconds a flag call waits (first load, ``/flags``).
         flags_cache_dir: a directory the processes of one machine share the definitions
             through: one fetches per poll interval, the others read its copy.
+        flags_store: any :class:`~posthog_web.DefinitionsStore` to share them through
+            instead (Django's cache: :class:`posthog_web.django.flags_cache.DjangoCacheStore`).
         super_properties: properties every event carries (an event's own win).
         before_send: ``callable(event) -> event | None`` run on every event before it
             is queued; None or an exception drops it (counted, logged; docs/groups.md).
@@ -124,6 +127,7 @@ class Client(FlagsMixin, ExceptionsMixin, PersonsMixin):
         flags_poll_interval: float = 30.0,
         flags_timeout: float = 3.0,
         flags_cache_dir: str | os.PathLike[str] | None = None,
+        flags_store: DefinitionsStore | None = None,
         super_properties: Mapping[str, Any] | None = None,
         before_send: BeforeSend | None = None,
     ) -> None:
@@ -177,6 +181,11 @@ class Client(FlagsMixin, ExceptionsMixin, PersonsMixin):
         positive_number("flags_poll_interval", flags_poll_interval)
         positive_number("flags_timeout", flags_timeout)
         cache_dir = directory(flags_cache_dir, "flags_cache_dir")
+        store = guarded_store(flags_store, "flags_store")
+        if cache_dir is not None:
+            if store is not None:
+                raise ValueError("give flags_cache_dir or flags_store, not both")
+            store = DirectoryStore(cache_dir, self.host, self._api_key)
         self.flags = FlagEvaluator(
             host=self.host,
             api_key=self._api_key,
@@ -184,9 +193,7 @@ class Client(FlagsMixin, ExceptionsMixin, PersonsMixin):
             poll_interval=float(flags_poll_interval),
             timeout=float(flags_timeout),
             network=not (self.disabled or self._blocked),
-            store=None
-            if cache_dir is None
-            else DirectoryStore(cache_dir, self.host, self._api_key),
+            store=store,
         )
         self._called = CalledLog()
         self._hooks = EventHooks(super_properties, before_send, self._sender.count_dropped)

@@ -13,6 +13,10 @@
 - ``posthog_web.E006`` ``FLAGS_SECRET_KEY`` is a project API key (``phc_...``)
 - ``posthog_web.W005`` ``FLAGS_SECRET_KEY`` is set but no ``HOST``: definitions are
   fetched from PostHog's US cloud
+- ``posthog_web.E007`` ``FLAGS_CACHE`` is not an alias in ``settings.CACHES``
+- ``posthog_web.E008`` both ``FLAGS_CACHE`` and ``FLAGS_CACHE_DIR`` are set
+- ``posthog_web.W006`` ``FLAGS_CACHE`` is a per-process cache (``LocMemCache``) or
+  ``DummyCache``: it shares nothing across workers
 - ``posthog_web.I001`` where events go (PostHog's host, the local inbox, or nowhere)
 """
 
@@ -59,7 +63,7 @@ def check_settings(
         found.append(checks.Error(message, hint=hint, id=f"posthog_web.{check_id}"))
     if found:
         return found
-    flags = _check_flags_key(raw)
+    flags = _check_flags_key(raw) + _check_flags_cache(raw)
     if any(message.is_serious() for message in flags):
         return flags
     found.extend(flags)
@@ -110,6 +114,53 @@ def _check_flags_key(raw: Any) -> list[checks.CheckMessage]:
                 hint="Set POSTHOG_WEB['HOST'] to your project's region, e.g. "
                 "'https://eu.i.posthog.com'.",
                 id="posthog_web.W005",
+            )
+        ]
+    return []
+
+
+# Caches that share nothing between processes: with them every worker polls.
+_UNSHARED_CACHES = {
+    "django.core.cache.backends.locmem.LocMemCache": "each process has its own LocMemCache",
+    "django.core.cache.backends.dummy.DummyCache": "DummyCache stores nothing",
+}
+
+
+def _check_flags_cache(raw: Any) -> list[checks.CheckMessage]:
+    """``FLAGS_CACHE``: a configured alias, not beside ``FLAGS_CACHE_DIR``, and shared."""
+    alias = raw.get("FLAGS_CACHE")
+    if alias is None:
+        return []
+    if raw.get("FLAGS_CACHE_DIR") is not None:
+        return [
+            checks.Error(
+                "POSTHOG_WEB sets both FLAGS_CACHE and FLAGS_CACHE_DIR: the flag "
+                "definitions can be shared through one of them only.",
+                hint="Keep FLAGS_CACHE (shared by every machine using that cache) or "
+                "FLAGS_CACHE_DIR (one machine), not both.",
+                id="posthog_web.E008",
+            )
+        ]
+    caches = getattr(settings, "CACHES", None) or {}
+    if alias not in caches:
+        return [
+            checks.Error(
+                f"POSTHOG_WEB['FLAGS_CACHE'] is {alias!r}, which is not an alias in "
+                "settings.CACHES: every worker would poll the flag definitions itself.",
+                hint=f"Use one of {sorted(caches)!r}, or add {alias!r} to CACHES.",
+                id="posthog_web.E007",
+            )
+        ]
+    backend = caches[alias].get("BACKEND") if isinstance(caches[alias], dict) else None
+    unshared = _UNSHARED_CACHES.get(str(backend))
+    if unshared is not None:
+        return [
+            checks.Warning(
+                f"POSTHOG_WEB['FLAGS_CACHE'] is {alias!r}, but {unshared}: it shares the "
+                "flag definitions with no other worker, so each one still polls.",
+                hint="Point FLAGS_CACHE at a shared cache (Redis, memcached, the database "
+                "or file cache), or use FLAGS_CACHE_DIR.",
+                id="posthog_web.W006",
             )
         ]
     return []

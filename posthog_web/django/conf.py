@@ -30,6 +30,7 @@ from posthog_web.django.defaults import (
     resolve_callable,
     user_settings,
 )
+from posthog_web.django.flags_cache import flags_cache_store
 from posthog_web.web.fallback import (
     LOCAL_INBOX_URL,
     PLACEHOLDER_API_KEY,
@@ -185,6 +186,7 @@ def _client(conf: Mapping[str, Any], quiet: bool) -> tuple[Client | None, bool, 
             host=host,
             disabled=disabled,
             timeout=float(conf["TIMEOUT"]),
+            flags_store=flags_cache_store(conf, api_key or PLACEHOLDER_API_KEY, host),
             **flags_options(conf),
             **options,
         )

@@ -9,7 +9,6 @@ to about two intervals old.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import logging
 import os
@@ -18,7 +17,7 @@ from collections.abc import Iterator
 
 from posthog_web.flags.definitions import Definitions
 from posthog_web.flags.model import Malformed
-from posthog_web.flags.poller import DefinitionsStore
+from posthog_web.flags.store import DefinitionsStore, store_name
 
 try:
     import fcntl
@@ -32,8 +31,7 @@ class DirectoryStore(DefinitionsStore):
     """One JSON file per (host, project) in ``directory``, written atomically (0600)."""
 
     def __init__(self, directory: str, host: str, api_key: str) -> None:
-        name = hashlib.sha256(f"{host}\0{api_key}".encode()).hexdigest()[:16]
-        self.path = os.path.join(directory, f"posthog-flags-{name}.json")
+        self.path = os.path.join(directory, f"posthog-flags-{store_name(host, api_key)}.json")
         self._directory = directory
         self._parsed: tuple[int, Definitions] | None = None
 

@@ -8,7 +8,6 @@ thread on first use (gunicorn ``--preload``).
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import threading
@@ -20,6 +19,10 @@ from urllib.parse import quote
 from posthog_web.flags.definitions import Definitions
 from posthog_web.flags.http import HTTPClient, HTTPFailure
 from posthog_web.flags.model import Malformed
+from posthog_web.flags.store import DefinitionsStore
+
+# DefinitionsStore lives in store.py (its contract); importable from here as before.
+__all__ = ["DEFINITIONS_TIMEOUT", "DefinitionsPoller", "DefinitionsStore"]
 
 logger = logging.getLogger(__name__)
 
@@ -35,7 +38,7 @@ class DefinitionsPoller:
         secret_key: sent only as ``Authorization: Bearer``; never logged or shown.
         interval: seconds between polls.
         http: the HTTP client.
-        store: optional ``(load, save)`` pair sharing definitions across processes.
+        store: shares the definitions across processes (:class:`DefinitionsStore`).
     """
 
     def __init__(
@@ -201,25 +204,6 @@ class DefinitionsPoller:
 
     def _swap(self, definitions: Definitions) -> None:
         self._definitions = definitions
-
-
-class DefinitionsStore:
-    """Where processes share definitions (see :mod:`posthog_web.flags.cache`)."""
-
-    def load_fresh(self, max_age: float) -> Definitions | None:  # pragma: no cover
-        raise NotImplementedError
-
-    def load_any(self) -> Definitions | None:  # pragma: no cover
-        raise NotImplementedError
-
-    def fetch_lock(self) -> contextlib.AbstractContextManager[bool]:  # pragma: no cover
-        raise NotImplementedError
-
-    def save(self, body: object, etag: str | None) -> None:  # pragma: no cover
-        raise NotImplementedError
-
-    def touch(self) -> None:  # pragma: no cover
-        raise NotImplementedError
 
 
 def _reset_if_alive(weak: Callable[[], DefinitionsPoller | None]) -> None:

@@ -95,6 +95,7 @@ DEFAULTS: dict[str, Any] = {
     "FLAGS_POLL_INTERVAL": 30.0,
     "FLAGS_TIMEOUT": 3.0,
     "FLAGS_CACHE_DIR": None,  # a directory the workers of one machine share definitions in
+    "FLAGS_CACHE": None,  # Django only: a cache alias the workers share definitions through
 }
 
 _TYPES: dict[str, tuple[Any, ...]] = {
@@ -151,6 +152,7 @@ _TYPES: dict[str, tuple[Any, ...]] = {
     "FLAGS_POLL_INTERVAL": (int, float),
     "FLAGS_TIMEOUT": (int, float),
     "FLAGS_CACHE_DIR": (str, _NONE),
+    "FLAGS_CACHE": (str, _NONE),
 }
 
 _TYPE_NAMES = {
@@ -319,6 +321,11 @@ def settings_client(conf: Mapping[str, Any], *, debug: bool) -> Client | None:
                 f"POSTHOG_WEB['CLIENT'] must be a posthog_web.Client, got {given!r:.60}"
             )
         return given
+    if conf.get("FLAGS_CACHE") is not None:
+        raise ValueError(
+            "POSTHOG_WEB['FLAGS_CACHE'] names a Django cache; here use FLAGS_CACHE_DIR, or "
+            "CLIENT with Client(flags_store=...)"
+        )
     api_key, host = api_key_and_host(conf, debug=debug)
     disabled = conf["DISABLED"]
     if api_key is None and not disabled and keyless_host(host, local_inbox=False) is None:
