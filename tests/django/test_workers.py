@@ -1,0 +1,55 @@
+"""Django under a real ``gunicorn --workers 2``: the identity rules hold across workers.
+
+One browser (a ``requests.Session`` keeping its cookies) makes every request on a new
+connection, each served by the other worker than the one before (tests/gunicorn_workers.py),
+so no rule can lean on a worker's memory. It reads pages, logs in with Django's
+``LoginView`` (users and sessions in a SQLite file both workers share), reads more pages,
+logs out with ``LogoutView`` and logs in as someone else.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import requests
+
+from posthog_web.inbox import InboxServer
+from tests.gunicorn_workers import ROOT, Gunicorn, Person, check_journey, gunicorn, walk
+
+pytestmark = pytest.mark.slow
+
+PASSWORD = "workers-password"  # tests/django/workers_site.py's
+_CSRF = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
+
+
+def _log_in(server: Gunicorn, browser: requests.Session, username: str) -> None:
+    form = server.send(browser, "GET", "/login/")
+    [token] = _CSRF.findall(form.text)
+    data = {"csrfmiddlewaretoken": token, "username": username, "password": PASSWORD}
+    answer = server.send(browser, "POST", "/login/", data=data)
+    assert answer.status_code == 302, answer.text
+
+
+def _log_out(server: Gunicorn, browser: requests.Session) -> None:
+    data = {"csrfmiddlewaretoken": browser.cookies["csrftoken"]}
+    assert server.send(browser, "POST", "/logout/", data=data).status_code == 302
+
+
+def test_one_identify_per_login_across_gunicorn_workers(inbox: InboxServer, tmp_path: Path) -> None:
+    db = str(tmp_path / "site.sqlite3")
+    command = [sys.executable, "-m", "tests.django.workers_site"]  # the tables and the users
+    subprocess.run(
+        command, cwd=ROOT, env={"WORKERS_DB": db, "POSTHOG_HOST": inbox.url}, check=True, timeout=60
+    )
+    with gunicorn(
+        "tests.django.workers_site:application", inbox.url, tmp_path, WORKERS_DB=db
+    ) as server:
+        walk(server, _log_in, _log_out, "ada", "grace")
+    # Django's user ids: the users' primary keys, in the order they were created.
+    check_journey(
+        inbox, Person("ada", "1", "ada@example.com"), Person("grace", "2", "grace@example.com")
+    )
