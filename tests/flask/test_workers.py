@@ -1,0 +1,39 @@
+"""Flask (Flask-Login) under a real ``gunicorn --workers 2``: the identity rules hold across
+workers, as tests/django/test_workers.py shows them for Django.
+
+Every request of the one browser goes to the other worker than the one before
+(tests/gunicorn_workers.py); it reads pages, logs in with ``login_user``, reads more pages,
+logs out with ``logout_user`` and logs in as someone else.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import requests
+
+from posthog_web.inbox import InboxServer
+from tests.gunicorn_workers import Gunicorn, Person, check_journey, gunicorn, walk
+
+pytestmark = pytest.mark.slow
+
+
+def _log_in(server: Gunicorn, browser: requests.Session, username: str) -> None:
+    assert server.send(browser, "GET", "/login/").status_code == 200
+    answer = server.send(browser, "POST", "/login/", data={"username": username})
+    assert answer.status_code == 303, answer.text
+
+
+def _log_out(server: Gunicorn, browser: requests.Session) -> None:
+    assert server.send(browser, "POST", "/logout/").status_code == 303
+
+
+def test_one_identify_per_login_across_gunicorn_workers(inbox: InboxServer, tmp_path: Path) -> None:
+    with gunicorn("tests.flask.workers_app:app", inbox.url, tmp_path) as server:
+        walk(server, _log_in, _log_out, "ada", "grace")
+    check_journey(
+        inbox,
+        Person("ada", "ada", "ada@example.com"),
+        Person("grace", "grace", "grace@example.com"),
+    )

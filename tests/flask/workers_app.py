@@ -1,0 +1,67 @@
+"""Flask and Flask-Login for the several-workers test: ``gunicorn tests.flask.workers_app:app``.
+
+Logging in and out as docs/flask.md says: ``login_user``/``logout_user`` in the views,
+Flask-Login's signals do the rest. Flask's session is a signed cookie, so the workers
+share nothing but the browser's cookies.
+"""
+
+from __future__ import annotations
+
+import os
+
+import flask_login
+from flask import Flask, Response, redirect, request
+from flask.typing import ResponseReturnValue
+
+from posthog_web.flask import PostHog
+from tests.gunicorn_workers import PID_HEADER, hold
+
+
+class User(flask_login.UserMixin):
+    def __init__(self, username: str) -> None:
+        self.id = username
+        self.email = f"{username}@example.com"
+
+
+USERS = {name: User(name) for name in ("ada", "grace")}
+
+app = Flask(__name__)
+app.secret_key = "gunicorn-workers-test"
+app.config["POSTHOG_WEB"] = {
+    "API_KEY": "phc_test",
+    "HOST": os.environ["POSTHOG_HOST"],
+    "ALLOW_INSECURE_HTTP": True,
+    "FLUSH_INTERVAL": 0.1,
+}
+flask_login.LoginManager(app).user_loader(USERS.get)
+PostHog(app)
+
+
+@app.get("/pages/<name>/")
+def page(name: str) -> str:
+    return f"<!doctype html><title>{name}</title><h1>served by gunicorn</h1>"
+
+
+@app.route("/login/", methods=["GET", "POST"])
+def login() -> ResponseReturnValue:
+    if request.method == "GET":
+        return "<!doctype html><title>Log in</title><form method=post><input name=username></form>"
+    flask_login.login_user(USERS[request.form["username"]])
+    return redirect("/pages/welcome/", 303)
+
+
+@app.post("/logout/")
+def logout() -> ResponseReturnValue:
+    flask_login.logout_user()
+    return redirect("/pages/bye/", 303)
+
+
+@app.get("/hold/<token>")
+def held(token: str) -> ResponseReturnValue:
+    return Response(hold(token), content_type="text/plain")
+
+
+@app.after_request
+def worker_pid(response: Response) -> Response:
+    response.headers[PID_HEADER] = str(os.getpid())
+    return response
