@@ -9,6 +9,7 @@ logs out with ``LogoutView`` and logs in as someone else.
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -42,9 +43,8 @@ def _log_out(server: Gunicorn, browser: requests.Session) -> None:
 def test_one_identify_per_login_across_gunicorn_workers(inbox: InboxServer, tmp_path: Path) -> None:
     db = str(tmp_path / "site.sqlite3")
     command = [sys.executable, "-m", "tests.django.workers_site"]  # the tables and the users
-    subprocess.run(
-        command, cwd=ROOT, env={"WORKERS_DB": db, "POSTHOG_HOST": inbox.url}, check=True, timeout=60
-    )
+    env = {**os.environ, "WORKERS_DB": db, "POSTHOG_HOST": inbox.url}
+    subprocess.run(command, cwd=ROOT, env=env, check=True, timeout=60)
     with gunicorn(
         "tests.django.workers_site:application", inbox.url, tmp_path, WORKERS_DB=db
     ) as server:
