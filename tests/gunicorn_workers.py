@@ -18,9 +18,11 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import requests
 
@@ -191,23 +193,35 @@ class Person:
     email: str
 
 
-LogIn = Callable[[Gunicorn, requests.Session, str], None]
-LogOut = Callable[[Gunicorn, requests.Session], None]
+NEW_EMAIL = "first@new.example"
 
 
-def walk(server: Gunicorn, log_in: LogIn, log_out: LogOut, first: str, second: str) -> None:
-    """One browser: three pages, log in as ``first``, PAGES pages, log out, a page, log in
-    as ``second``, PAGES pages; then the server is stopped (every worker flushes)."""
+@dataclass(frozen=True)
+class Site:
+    """How a browser logs in, logs out and changes its email on one app (each step one
+    or more :meth:`Gunicorn.send`)."""
+
+    log_in: Callable[[Gunicorn, requests.Session, str], None]
+    log_out: Callable[[Gunicorn, requests.Session], None]
+    change_email: Callable[[Gunicorn, requests.Session, str], None]
+
+
+def walk(server: Gunicorn, site: Site, first: str, second: str) -> None:
+    """One browser: three pages, log in as ``first``, PAGES pages with a change of email
+    (NEW_EMAIL) half-way, log out, a page, log in as ``second``, PAGES pages; then the
+    server is stopped (every worker flushes what it queued)."""
     with requests.Session() as browser:
         browser.headers.update(BROWSER)
         for n in range(3):
             assert server.send(browser, "GET", f"/pages/before{n}/").status_code == 200
-        log_in(server, browser, first)
+        site.log_in(server, browser, first)
         for n in range(PAGES):
+            if n == PAGES // 2:
+                site.change_email(server, browser, NEW_EMAIL)
             assert server.send(browser, "GET", f"/pages/{first}{n}/").status_code == 200
-        log_out(server, browser)
+        site.log_out(server, browser)
         assert server.send(browser, "GET", "/pages/between/").status_code == 200
-        log_in(server, browser, second)
+        site.log_in(server, browser, second)
         for n in range(PAGES):
             assert server.send(browser, "GET", f"/pages/{second}{n}/").status_code == 200
     server.stop()
@@ -216,11 +230,16 @@ def walk(server: Gunicorn, log_in: LogIn, log_out: LogOut, first: str, second: s
     assert all(a != b for a, b in itertools.pairwise(served))
 
 
+def _in_time_order(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    # Arrival order mixes the workers' batches; UUIDv7s sort by the time of the call.
+    return sorted(events, key=lambda e: uuid.UUID(e["uuid"]).bytes)
+
+
 def check_journey(inbox: InboxServer, first: Person, second: Person) -> None:
     """What the inbox got from :func:`walk`: per login one ``$create_alias`` of the
-    anonymous id that browsed before it and one ``$identify``; every page view on the
-    anonymous id before the login and on the user's id after it; one session per person
-    (the logout starts a new one), whichever worker served the request."""
+    anonymous id that browsed before it and one ``$identify``, one more for the new email;
+    every page view on the anonymous id before the login and on the user's id after it;
+    one session per person (the logout starts a new one), whichever worker served."""
     every_view = inbox.events("$pageview")
     paths = [v["properties"]["$current_url"].split("/", 3)[3] for v in every_view]
     assert sorted(paths).count("login/") == 2  # the login forms (GET)
@@ -230,10 +249,17 @@ def check_journey(inbox: InboxServer, first: Person, second: Person) -> None:
     after_logout = views["pages/between/"]["distinct_id"]
     [before] = anonymous
     assert len({before, after_logout, first.distinct_id, second.distinct_id}) == 4
-    aliases = [(e["distinct_id"], e["properties"]["alias"]) for e in inbox.events("$create_alias")]
-    assert aliases == [(first.distinct_id, before), (second.distinct_id, after_logout)]
-    identifies = [(e["distinct_id"], e["$set"]["email"]) for e in inbox.events("$identify")]
-    assert identifies == [(first.distinct_id, first.email), (second.distinct_id, second.email)]
+    aliases = _in_time_order(inbox.events("$create_alias"))
+    assert [(e["distinct_id"], e["properties"]["alias"]) for e in aliases] == [
+        (first.distinct_id, before),
+        (second.distinct_id, after_logout),
+    ]
+    identifies = _in_time_order(inbox.events("$identify"))
+    assert [(e["distinct_id"], e["$set"]["email"]) for e in identifies] == [
+        (first.distinct_id, first.email),
+        (first.distinct_id, NEW_EMAIL),
+        (second.distinct_id, second.email),
+    ]
     for person, anon_id in ((first, before), (second, after_logout)):
         mine = [views[f"pages/{person.username}{n}/"] for n in range(PAGES)]
         assert {v["distinct_id"] for v in mine} == {person.distinct_id}

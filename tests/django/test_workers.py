@@ -19,7 +19,7 @@ import pytest
 import requests
 
 from posthog_web.inbox import InboxServer
-from tests.gunicorn_workers import ROOT, Gunicorn, Person, check_journey, gunicorn, walk
+from tests.gunicorn_workers import ROOT, Gunicorn, Person, Site, check_journey, gunicorn, walk
 
 pytestmark = pytest.mark.slow
 
@@ -40,6 +40,14 @@ def _log_out(server: Gunicorn, browser: requests.Session) -> None:
     assert server.send(browser, "POST", "/logout/", data=data).status_code == 302
 
 
+def _change_email(server: Gunicorn, browser: requests.Session, email: str) -> None:
+    data = {"csrfmiddlewaretoken": browser.cookies["csrftoken"], "email": email}
+    assert server.send(browser, "POST", "/profile/", data=data).status_code == 302
+
+
+SITE = Site(_log_in, _log_out, _change_email)
+
+
 def test_one_identify_per_login_across_gunicorn_workers(inbox: InboxServer, tmp_path: Path) -> None:
     db = str(tmp_path / "site.sqlite3")
     command = [sys.executable, "-m", "tests.django.workers_site"]  # the tables and the users
@@ -48,7 +56,7 @@ def test_one_identify_per_login_across_gunicorn_workers(inbox: InboxServer, tmp_
     with gunicorn(
         "tests.django.workers_site:application", inbox.url, tmp_path, WORKERS_DB=db
     ) as server:
-        walk(server, _log_in, _log_out, "ada", "grace")
+        walk(server, SITE, "ada", "grace")
     # Django's user ids: the users' primary keys, in the order they were created.
     check_journey(
         inbox, Person("ada", "1", "ada@example.com"), Person("grace", "2", "grace@example.com")

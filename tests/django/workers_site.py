@@ -13,7 +13,7 @@ from pathlib import Path
 
 import django
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import path
 
 from tests.gunicorn_workers import PID_HEADER, hold
@@ -24,6 +24,12 @@ HTML = "<!doctype html><title>{}</title><h1>served by gunicorn</h1>"
 
 def page(request: HttpRequest, name: str = "home") -> HttpResponse:
     return HttpResponse(HTML.format(name))
+
+
+def profile(request: HttpRequest) -> HttpResponse:
+    request.user.email = request.POST["email"]  # type: ignore[union-attr]
+    request.user.save()  # type: ignore[union-attr]
+    return HttpResponseRedirect("/pages/saved/")
 
 
 def held(request: HttpRequest, token: str) -> HttpResponse:
@@ -83,6 +89,7 @@ urlpatterns = [
     path("hold/<str:token>", held),
     path("login/", auth_views.LoginView.as_view(template_name="login.html")),
     path("logout/", auth_views.LogoutView.as_view(next_page="/")),
+    path("profile/", profile),
 ]
 
 application = get_wsgi_application()

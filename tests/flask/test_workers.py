@@ -8,13 +8,14 @@ logs out with ``logout_user`` and logs in as someone else.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 import requests
 
 from posthog_web.inbox import InboxServer
-from tests.gunicorn_workers import Gunicorn, Person, check_journey, gunicorn, walk
+from tests.gunicorn_workers import Gunicorn, Person, Site, check_journey, gunicorn, walk
 
 pytestmark = pytest.mark.slow
 
@@ -29,9 +30,19 @@ def _log_out(server: Gunicorn, browser: requests.Session) -> None:
     assert server.send(browser, "POST", "/logout/").status_code == 303
 
 
+def _change_email(server: Gunicorn, browser: requests.Session, email: str) -> None:
+    assert server.send(browser, "POST", "/profile/", data={"email": email}).status_code == 303
+
+
+SITE = Site(_log_in, _log_out, _change_email)
+
+
 def test_one_identify_per_login_across_gunicorn_workers(inbox: InboxServer, tmp_path: Path) -> None:
-    with gunicorn("tests.flask.workers_app:app", inbox.url, tmp_path) as server:
-        walk(server, _log_in, _log_out, "ada", "grace")
+    users = tmp_path / "users.json"
+    users.write_text(json.dumps({name: f"{name}@example.com" for name in ("ada", "grace")}))
+    app = "tests.flask.workers_app:app"
+    with gunicorn(app, inbox.url, tmp_path, WORKERS_USERS=str(users)) as server:
+        walk(server, SITE, "ada", "grace")
     check_journey(
         inbox,
         Person("ada", "ada", "ada@example.com"),
