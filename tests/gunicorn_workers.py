@@ -194,6 +194,7 @@ class Person:
 
 
 NEW_EMAIL = "first@new.example"
+SWITCH_PAGES = 11
 
 
 @dataclass(frozen=True)
@@ -274,4 +275,45 @@ def check_journey(inbox: InboxServer, first: Person, second: Person) -> None:
     assert sorted(merged) == sorted(
         [sorted([before, first.distinct_id]), sorted([after_logout, second.distinct_id])]
     )
+    assert inbox.merge_refusals() == []
+
+
+def walk_switch(server: Gunicorn, site: Site, first: str, second: str) -> None:
+    """One browser: three pages, log in as ``first``, pages, then log in as ``second``
+    without logging out (a shared computer, a second account), pages; then stop. The
+    second login goes to the other worker than the first, which never saw this browser's
+    first link (an odd number of requests between them)."""
+    logins = []
+    with requests.Session() as browser:
+        browser.headers.update(BROWSER)
+        for n in range(3):
+            assert server.send(browser, "GET", f"/pages/before{n}/").status_code == 200
+        for username in (first, second):
+            site.log_in(server, browser, username)
+            logins.append(server.served[-1])
+            for n in range(SWITCH_PAGES):
+                path = f"/pages/{username}{n}/"
+                assert server.send(browser, "GET", path).status_code == 200
+    server.stop()
+    assert logins[0] != logins[1]
+
+
+def check_switch(inbox: InboxServer, first: Person, second: Person) -> None:
+    """What the inbox got from :func:`walk_switch`: the anonymous id joins ``first`` only;
+    the second login links nothing (this browser's id is already someone's), whichever
+    worker serves it, and sends its own ``$identify``; the two people stay apart."""
+    views = {v["properties"]["$current_url"].split("/", 3)[3]: v for v in inbox.events("$pageview")}
+    [before] = {views[f"pages/before{n}/"]["distinct_id"] for n in range(3)}
+    for person in (first, second):
+        mine = {views[f"pages/{person.username}{n}/"]["distinct_id"] for n in range(SWITCH_PAGES)}
+        assert mine == {person.distinct_id}
+    aliases = [(e["distinct_id"], e["properties"]["alias"]) for e in inbox.events("$create_alias")]
+    assert aliases == [(first.distinct_id, before)]
+    identifies = _in_time_order(inbox.events("$identify"))
+    assert [(e["distinct_id"], e["$set"]["email"]) for e in identifies] == [
+        (first.distinct_id, first.email),
+        (second.distinct_id, second.email),
+    ]
+    merged = sorted(sorted(p["distinct_ids"]) for p in inbox.persons())
+    assert merged == sorted([sorted([before, first.distinct_id]), [second.distinct_id]])
     assert inbox.merge_refusals() == []

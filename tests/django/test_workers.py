@@ -13,13 +13,24 @@ import os
 import re
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import requests
 
 from posthog_web.inbox import InboxServer
-from tests.gunicorn_workers import ROOT, Gunicorn, Person, Site, check_journey, gunicorn, walk
+from tests.gunicorn_workers import (
+    ROOT,
+    Gunicorn,
+    Person,
+    Site,
+    check_journey,
+    check_switch,
+    gunicorn,
+    walk,
+    walk_switch,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -48,16 +59,29 @@ def _change_email(server: Gunicorn, browser: requests.Session, email: str) -> No
 SITE = Site(_log_in, _log_out, _change_email)
 
 
-def test_one_identify_per_login_across_gunicorn_workers(inbox: InboxServer, tmp_path: Path) -> None:
+ADA = Person("ada", "1", "ada@example.com")  # Django's ids: the primary keys
+GRACE = Person("grace", "2", "grace@example.com")
+
+
+@pytest.fixture
+def server(inbox: InboxServer, tmp_path: Path) -> Iterator[Gunicorn]:
+    """gunicorn -w 2 serving tests/django/workers_site.py, its tables and users made."""
     db = str(tmp_path / "site.sqlite3")
-    command = [sys.executable, "-m", "tests.django.workers_site"]  # the tables and the users
+    command = [sys.executable, "-m", "tests.django.workers_site"]
     env = {**os.environ, "WORKERS_DB": db, "POSTHOG_HOST": inbox.url}
     subprocess.run(command, cwd=ROOT, env=env, check=True, timeout=60)
-    with gunicorn(
-        "tests.django.workers_site:application", inbox.url, tmp_path, WORKERS_DB=db
-    ) as server:
-        walk(server, SITE, "ada", "grace")
-    # Django's user ids: the users' primary keys, in the order they were created.
-    check_journey(
-        inbox, Person("ada", "1", "ada@example.com"), Person("grace", "2", "grace@example.com")
-    )
+    app = "tests.django.workers_site:application"
+    with gunicorn(app, inbox.url, tmp_path, WORKERS_DB=db) as server:
+        yield server
+
+
+def test_one_identify_per_login_across_gunicorn_workers(
+    server: Gunicorn, inbox: InboxServer
+) -> None:
+    walk(server, SITE, ADA.username, GRACE.username)
+    check_journey(inbox, ADA, GRACE)
+
+
+def test_a_second_login_without_logout_links_nothing(server: Gunicorn, inbox: InboxServer) -> None:
+    walk_switch(server, SITE, ADA.username, GRACE.username)
+    check_switch(inbox, ADA, GRACE)

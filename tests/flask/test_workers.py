@@ -9,13 +9,23 @@ logs out with ``logout_user`` and logs in as someone else.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import requests
 
 from posthog_web.inbox import InboxServer
-from tests.gunicorn_workers import Gunicorn, Person, Site, check_journey, gunicorn, walk
+from tests.gunicorn_workers import (
+    Gunicorn,
+    Person,
+    Site,
+    check_journey,
+    check_switch,
+    gunicorn,
+    walk,
+    walk_switch,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -37,14 +47,27 @@ def _change_email(server: Gunicorn, browser: requests.Session, email: str) -> No
 SITE = Site(_log_in, _log_out, _change_email)
 
 
-def test_one_identify_per_login_across_gunicorn_workers(inbox: InboxServer, tmp_path: Path) -> None:
+ADA = Person("ada", "ada", "ada@example.com")  # Flask-Login's ids: get_id()
+GRACE = Person("grace", "grace", "grace@example.com")
+
+
+@pytest.fixture
+def server(inbox: InboxServer, tmp_path: Path) -> Iterator[Gunicorn]:
+    """gunicorn -w 2 serving tests/flask/workers_app.py, with its users file."""
     users = tmp_path / "users.json"
-    users.write_text(json.dumps({name: f"{name}@example.com" for name in ("ada", "grace")}))
+    users.write_text(json.dumps({p.username: p.email for p in (ADA, GRACE)}))
     app = "tests.flask.workers_app:app"
     with gunicorn(app, inbox.url, tmp_path, WORKERS_USERS=str(users)) as server:
-        walk(server, SITE, "ada", "grace")
-    check_journey(
-        inbox,
-        Person("ada", "ada", "ada@example.com"),
-        Person("grace", "grace", "grace@example.com"),
-    )
+        yield server
+
+
+def test_one_identify_per_login_across_gunicorn_workers(
+    server: Gunicorn, inbox: InboxServer
+) -> None:
+    walk(server, SITE, ADA.username, GRACE.username)
+    check_journey(inbox, ADA, GRACE)
+
+
+def test_a_second_login_without_logout_links_nothing(server: Gunicorn, inbox: InboxServer) -> None:
+    walk_switch(server, SITE, ADA.username, GRACE.username)
+    check_switch(inbox, ADA, GRACE)
