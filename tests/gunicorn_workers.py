@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import json
 import os
 import re
 import signal
@@ -22,8 +23,9 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
+import pytest
 import requests
 
 from posthog_web.inbox import InboxServer
@@ -193,6 +195,9 @@ class Person:
     email: str
 
 
+# The journeys' people, for an app whose distinct ids are the usernames.
+ADA = Person("ada", "ada", "ada@example.com")
+GRACE = Person("grace", "grace", "grace@example.com")
 NEW_EMAIL = "first@new.example"
 SWITCH_PAGES = 11
 
@@ -317,3 +322,68 @@ def check_switch(inbox: InboxServer, first: Person, second: Person) -> None:
     merged = sorted(sorted(p["distinct_ids"]) for p in inbox.persons())
     assert merged == sorted([sorted([before, first.distinct_id]), [second.distinct_id]])
     assert inbox.merge_refusals() == []
+
+
+@contextlib.contextmanager
+def gunicorn_with_users(app: str, host: str, workdir: Path) -> Iterator[Gunicorn]:
+    """:func:`gunicorn` for an app without a database: ``WORKERS_USERS`` names a JSON file
+    of ADA's and GRACE's emails (``{"ada": "ada@example.com", ...}``) every worker reads."""
+    users = workdir / "users.json"
+    users.write_text(json.dumps({person.username: person.email for person in (ADA, GRACE)}))
+    with gunicorn(app, host, workdir, WORKERS_USERS=str(users)) as server:
+        yield server
+
+
+def _form_log_in(server: Gunicorn, browser: requests.Session, username: str) -> None:
+    assert server.send(browser, "GET", "/login/").status_code == 200
+    assert server.send(browser, "POST", "/login/", {"username": username}).status_code == 303
+
+
+def _form_log_out(server: Gunicorn, browser: requests.Session) -> None:
+    assert server.send(browser, "POST", "/logout/").status_code == 303
+
+
+def _form_change_email(server: Gunicorn, browser: requests.Session, email: str) -> None:
+    assert server.send(browser, "POST", "/profile/", {"email": email}).status_code == 303
+
+
+FORM_SITE = Site(_form_log_in, _form_log_out, _form_change_email)
+"""An app whose forms (``/login/``, ``/logout/``, ``/profile/``) take plain fields, no
+CSRF token, and answer 303 (tests/flask/workers_app.py, tests/wsgi/workers_app.py)."""
+
+
+class WorkersContract:
+    """The tests of each adapter's test_workers.py: a ``Test...`` subclass gives the
+    ``site`` and the two people, and its module a ``server`` fixture (a started
+    :class:`Gunicorn`)."""
+
+    site: ClassVar[Site]
+    first: ClassVar[Person]
+    second: ClassVar[Person]
+
+    def test_one_identify_per_login_across_workers(
+        self, server: Gunicorn, inbox: InboxServer
+    ) -> None:
+        walk(server, self.site, self.first.username, self.second.username)
+        check_journey(inbox, self.first, self.second)
+
+    def test_a_second_login_without_logout_links_nothing(
+        self, server: Gunicorn, inbox: InboxServer
+    ) -> None:
+        walk_switch(server, self.site, self.first.username, self.second.username)
+        check_switch(inbox, self.first, self.second)
+
+
+class FormSiteWorkers(WorkersContract):
+    """:class:`WorkersContract` for a FORM_SITE app without a database: a ``Test...``
+    subclass names the app (``app = "tests.flask.workers_app:app"``)."""
+
+    app: ClassVar[str]
+    site = FORM_SITE
+    first = ADA
+    second = GRACE
+
+    @pytest.fixture
+    def server(self, inbox: InboxServer, tmp_path: Path) -> Iterator[Gunicorn]:
+        with gunicorn_with_users(self.app, inbox.url, tmp_path) as server:
+            yield server
