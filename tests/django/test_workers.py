@@ -20,7 +20,8 @@ import pytest
 import requests
 
 from posthog_web.inbox import InboxServer
-from tests.gunicorn_workers import ROOT, Gunicorn, Person, Site, WorkersContract, gunicorn
+from tests.gunicorn_workers import ROOT, Gunicorn, gunicorn
+from tests.workers_contract import Person, Site, WorkersContract
 
 pytestmark = pytest.mark.slow
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.gunicorn_workers import FormSiteWorkers
+from tests.workers_contract import FormSiteWorkers
 
 pytestmark = pytest.mark.slow
 
