@@ -13,6 +13,7 @@ from posthog_web.inbox import InboxServer
 from tests.core.helpers import MakeClient, free_port
 
 pytest_plugins = ["pytester"]
+pytest.register_assert_rewrite("tests.gunicorn_workers", "tests.workers_contract", "tests.hostile")
 
 # Deterministic in CI and locally: a red run always means a real fault.
 settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True)
