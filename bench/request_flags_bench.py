@@ -1,22 +1,32 @@
 """What reading a feature flag adds to a request, and what a request that reads none pays.
 
-``.venv/bin/python -m bench.request_flags_bench [--quick] [--base DIR]``
+``.venv/bin/python -m bench.request_flags_bench [--quick] [--breakdown] [--base DIR]``
 
 In-process, like bench/requests_bench.py: the Starlette product page of bench/asgi_app.py
-behind PostHogMiddleware (a logged-in user whose person properties the middleware
-knows, a live posthog-js cookie), in two variants that differ only in the view:
-``no flag`` renders the page, ``one flag`` also calls
+behind PostHogMiddleware, events posted over HTTP to the local inbox in another process
+(so its CPU is not counted), the collector frozen after the warm-up. Variants differ
+only in the view: ``no flag`` renders the page, ``one flag`` also calls
 ``request.state.posthog.get_feature_flag()`` on the 3-condition flag of
 bench/flags_bench.py, ``one rollout flag`` on a 50 % rollout flag with two variants and
-no property filter (both evaluated locally; ``$feature_flag_called`` goes once per
-process, then the page view carries ``$feature/<key>`` and ``$active_feature_flags``).
+no property filter (both evaluated locally; the page view then carries ``$feature/<key>``
+and ``$active_feature_flags``).
+
+Two kinds of traffic:
+
+* ``same visitor``: one logged-in user (person properties known) with a live posthog-js
+  cookie, request after request: the steady state of a visitor browsing, whose
+  ``$feature_flag_called`` went out on their first read.
+* ``new visitor``: every request is another logged-in user with their own posthog-js
+  cookie, seen for the first time by this process: nothing of theirs is cached, and the
+  read also sends their ``$feature_flag_called`` (``one flag, no event`` leaves it out).
+
 Interleaved rounds; a cell is the process CPU time of ``n`` requests plus the flush of
-their events (the sender thread's encoding and gzip included) divided by ``n``; medians,
-and the paired per-round difference.
+their events (the sender thread's encoding, gzip and HTTP post included) divided by
+``n``; medians, and the paired per-round difference against ``no flag`` of the same kind.
 
 ``--breakdown``: also ``engine only`` (the flags engine called in the view, nothing
 else) and ``properties only`` (the request's flag state set by hand: the page view's
-two properties, their encoding, no evaluation).
+two properties, their encoding, no evaluation), for the same visitor.
 
 ``--base DIR``: also run the ``no flag`` variant against another copy of the package
 (``git archive <commit> posthog_web | tar -x -C DIR``), in alternating subprocesses, to
@@ -48,9 +58,9 @@ from starlette.routing import Route
 from bench import scenarios
 from bench.asgi_app import PAGE
 from bench.flags_bench import three_condition_flag
+from bench.inbox_process import InboxProcess
 from posthog_web import Client
 from posthog_web.asgi import PostHogMiddleware
-from posthog_web.delivery import RecorderTransport
 from posthog_web.flags.results import FlagResult
 from posthog_web.web.request_flags import RequestFlags
 
@@ -68,7 +78,14 @@ PERSON = {"email": "ann@example.com", "plan": "pro", "age": 30, "app_version": "
 
 class _User:
     is_authenticated = True
-    identity = "user-42"
+
+    def __init__(self, identity: str) -> None:
+        self.identity = identity
+
+
+_SAME_USER = _User("user-42")
+#: The scope key naming the request's user (``new visitor`` traffic).
+_USER_KEY = "bench.user"
 
 
 class _Auth:
@@ -76,10 +93,9 @@ class _Auth:
 
     def __init__(self, app: Any) -> None:
         self.app = app
-        self.user = _User()
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        scope["user"] = self.user
+        scope["user"] = scope.pop(_USER_KEY, _SAME_USER)
         await self.app(scope, receive, send)
 
 
@@ -94,6 +110,11 @@ async def _page_with_flag(request: Request) -> Response:
 
 async def _page_with_simple_flag(request: Request) -> Response:
     request.state.posthog.get_feature_flag(SIMPLE)
+    return HTMLResponse(PAGE)
+
+
+async def _page_with_flag_no_event(request: Request) -> Response:
+    request.state.posthog.get_feature_flag(FLAG, send_event=False)
     return HTMLResponse(PAGE)
 
 
@@ -143,9 +164,40 @@ async def _send(message: dict[str, Any]) -> None:
     return None
 
 
+#: Variant name -> (view, traffic): ``new`` traffic is another visitor every request.
+VARIANTS: dict[str, tuple[Callable[..., Any], str]] = {
+    "no flag": (_page, "same"),
+    "one rollout flag": (_page_with_simple_flag, "same"),
+    "one flag": (_page_with_flag, "same"),
+    "no flag, new visitor": (_page, "new"),
+    "one flag, new visitor": (_page_with_flag, "new"),
+    "one flag, no event, new visitor": (_page_with_flag_no_event, "new"),
+}
+
+
+def _scopes(traffic: str, n: int) -> list[dict[str, Any]]:
+    """``n`` request scopes, built before the clock starts."""
+    if traffic == "same":
+        template = scenarios.asgi_scope(scenarios.build("page"))
+        return [template] * n
+    # Each its own user and posthog-js cookie (the cookie's ids are time-based uuid7s).
+    scopes = []
+    for index in range(n):
+        scope = scenarios.asgi_scope(scenarios.build("page"))
+        scope[_USER_KEY] = _User(f"user-{random.getrandbits(64):x}-{index}")
+        scopes.append(scope)
+    return scopes
+
+
 def measure(variants: list[str], rounds: int, n: int) -> dict[str, list[float]]:
     """CPU µs per request for each variant, one sample per round."""
-    client = Client(scenarios.API_KEY, transport=RecorderTransport(), flush_interval=0.05)
+    table = {
+        **VARIANTS,
+        **{name: (view, "same") for name, view in BREAKDOWN_VIEWS.items()},
+        **{name: (view, "same") for name, view in EXTRA_VIEWS.items()},
+    }
+    inbox = InboxProcess()
+    client = Client(scenarios.API_KEY, host=inbox.url, flush_interval=0.05)
     has_flags = hasattr(client, "flags")
     if has_flags:
         client.flags.set_definitions(
@@ -155,14 +207,7 @@ def measure(variants: list[str], rounds: int, n: int) -> dict[str, list[float]]:
                 "cohorts": {},
             }
         )
-    views = {
-        "no flag": _page,
-        "one flag": _page_with_flag,
-        "one rollout flag": _page_with_simple_flag,
-        **BREAKDOWN_VIEWS,
-        **EXTRA_VIEWS,
-    }
-    apps = {name: _app(client, views[name]) for name in variants}
+    apps = {name: _app(client, table[name][0]) for name in variants}
     samples: dict[str, list[float]] = {name: [] for name in variants}
     loop = asyncio.new_event_loop()
     try:
@@ -170,15 +215,19 @@ def measure(variants: list[str], rounds: int, n: int) -> dict[str, list[float]]:
             order = list(variants)
             random.shuffle(order)
             for name in order:
-                template = scenarios.asgi_scope(scenarios.build("page"))
+                scopes = _scopes(table[name][1], n)
 
-                async def serve(app: Any = apps[name], template: dict[str, Any] = template) -> None:
-                    for _ in range(n):
+                async def serve(app: Any = apps[name], scopes: list[Any] = scopes) -> None:
+                    for template in scopes:
                         scope = template.copy()
                         scope["state"] = {}
                         await app(scope, _receive, _send)
 
+                client.flush(timeout=30)
+                inbox.clear()
                 gc.collect()
+                if round_ == 1:
+                    gc.freeze()  # what the warm-up made lives on: not the requests' cost
                 start = time.process_time()
                 loop.run_until_complete(serve())
                 client.flush(timeout=30)
@@ -186,8 +235,10 @@ def measure(variants: list[str], rounds: int, n: int) -> dict[str, list[float]]:
                 if round_:
                     samples[name].append(spent / n * 1e6)
     finally:
+        gc.unfreeze()
         loop.close()
         client.shutdown(timeout=5)
+        inbox.close()
     return samples
 
 
@@ -225,18 +276,19 @@ def main(argv: list[str] | None = None) -> int:
     if args.child:
         return _child(args)
     root = str(Path(__file__).parents[1])
-    names = ["no flag", "one rollout flag", "one flag"]
+    names = list(VARIANTS)
     if args.breakdown:
         names += list(BREAKDOWN_VIEWS)
     samples = measure(names, args.rounds, args.n)
     print(f"{args.rounds} rounds x {args.n} requests, CPU µs per request (median), and what")
-    print("each adds to the no-flag page (median of the paired rounds, quartiles):")
+    print("each adds to the no-flag page of its traffic (median of the paired rounds, quartiles):")
     for name in names:
-        diffs = [b - a for a, b in zip(samples["no flag"], samples[name], strict=True)]
-        added = "" if name == "no flag" else (
+        base = "no flag, new visitor" if name.endswith("new visitor") else "no flag"
+        diffs = [b - a for a, b in zip(samples[base], samples[name], strict=True)]
+        added = "" if name == base else (
             f"  +{statistics.median(diffs):.1f} µs ({_quartiles(diffs)})"
         )  # fmt: skip
-        print(f"  {name:<18} {statistics.median(samples[name]):7.1f}{added}")
+        print(f"  {name:<32} {statistics.median(samples[name]):7.1f}{added}")
     if args.base:
         base: list[float] = []
         new: list[float] = []

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import operator as operator_module
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -37,17 +38,18 @@ OPERATORS = (
     | SEMVER_RANGES
 )
 
+# The operator module's C functions: a flag read calls one without a Python frame.
 _COMPARE: dict[str, Callable[[Any, Any], bool]] = {
-    "gt": lambda a, b: a > b,
-    "gte": lambda a, b: a >= b,
-    "lt": lambda a, b: a < b,
-    "lte": lambda a, b: a <= b,
-    "semver_eq": lambda a, b: a == b,
-    "semver_neq": lambda a, b: a != b,
-    "semver_gt": lambda a, b: a > b,
-    "semver_gte": lambda a, b: a >= b,
-    "semver_lt": lambda a, b: a < b,
-    "semver_lte": lambda a, b: a <= b,
+    "gt": operator_module.gt,
+    "gte": operator_module.ge,
+    "lt": operator_module.lt,
+    "lte": operator_module.le,
+    "semver_eq": operator_module.eq,
+    "semver_neq": operator_module.ne,
+    "semver_gt": operator_module.gt,
+    "semver_gte": operator_module.ge,
+    "semver_lt": operator_module.lt,
+    "semver_lte": operator_module.le,
 }
 
 

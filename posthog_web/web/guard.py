@@ -38,6 +38,13 @@ class guarded:  # lower case: it replaced a function, and reads as one in `with 
     ) -> bool:
         if exc is None or not isinstance(exc, Exception):
             return False
+        self.swallow(exc)
+        return True
+
+    def swallow(self, exc: Exception) -> None:
+        """Log ``exc`` as :meth:`__exit__` does: for a ``try``/``except`` in place of
+        ``with`` on the hottest calls (an ``except`` costs nothing until something raises,
+        ``with`` costs two calls)."""
         key = (self.what, type(exc))
         if key in _reported:
             logger.warning("posthog-web: %s failed again: %r", self.what, exc)
@@ -47,6 +54,5 @@ class guarded:  # lower case: it replaced a function, and reads as one in `with 
             logger.error(
                 "posthog-web: %s failed; the response is unchanged",
                 self.what,
-                exc_info=(type(exc), exc, tb),
+                exc_info=(type(exc), exc, exc.__traceback__),
             )
-        return True

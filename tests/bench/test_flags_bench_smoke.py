@@ -20,6 +20,7 @@ def test_evaluation_and_polls_parts_run() -> None:
         "posthog-python get_feature_flag",
         "posthog-web get_all_flags (50)",
         "posthog-python get_all_flags (50)",
+        "posthog-web get_feature_flag, same id",
     }
     polls = flags_bench.polls(workers=2, seconds=0.5, interval=0.25)
     assert set(polls) == {
