@@ -97,8 +97,7 @@ class FlagReader:
         result = results.get(key)
         if result is None:
             distinct_id = state.distinct_id
-            groups = (ctx.groups if ctx.groups_resolved else self._groups.of(ctx)) or _EMPTY
-            group_properties = ctx.group_properties or _EMPTY
+            groups, group_properties = self._groups_of(ctx)
             user_id = ctx.user_id
             anon_id = ctx.anon_id
             if user_id is not None:

@@ -508,3 +508,21 @@ def test_a_detached_helper_reads_flags_for_its_visitor(
     assert asyncio.run(detached.aget_feature_flag("checkout-test")) == value
     assert detached.get_all_flags()["checkout-test"] == value
     assert len(events(server, "$feature_flag_called")) == 1  # the same visitor and value
+
+
+def test_a_package_fault_in_a_read_is_logged_and_the_read_answers_none(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    client = Client(TOKEN, transport=RecorderTransport())
+    evaluator = client.flags
+    try:
+        helper = Tracker(client, TrackerOptions(cookie_secret="s")).start(request()).helper
+        client.flags = None  # type: ignore[assignment]  # a fault inside the read
+        assert helper.get_feature_flag("checkout-test") is None
+        assert helper.feature_enabled("checkout-test") is False
+        assert "get_feature_flag failed" in caplog.text
+        with pytest.raises(TypeError, match="key must be a str"):
+            helper.get_feature_flag(42)  # type: ignore[arg-type]  # the caller's bug: raised
+    finally:
+        client.flags = evaluator
+        client.shutdown(timeout=1.0)
