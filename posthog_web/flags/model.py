@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from posthog_web.flags.properties import Matcher, compile_property_checked
+from posthog_web.flags.properties import DATE_OPERATORS, Matcher, compile_property_checked
 
 logger = logging.getLogger(__name__)
 
@@ -98,6 +98,10 @@ class Flag:
     runtime: str = "all"
     malformed: str | None = None
     plain: bool = False  # person flag of property filters only: the engine's fast path
+    # A plain flag without date filters (which read the clock): its value depends on the
+    # distinct id and the person properties alone, so an evaluation can be reused.
+    pure: bool = False
+    reads_properties: bool = True  # some condition has a filter
 
 
 def _number(value: Any, what: str) -> float:
@@ -247,6 +251,11 @@ def compile_flag(raw: dict[str, Any], matching_version: int) -> Flag:
             for c in conditions
         )
     )
+    pure = plain and not any(
+        isinstance(item, dict) and item.get("operator") in DATE_OPERATORS
+        for condition in _list(filters.get("groups"), "groups")
+        for item in _list(condition.get("properties"), "properties")
+    )
     has_experiment = raw.get("has_experiment")
     return Flag(
         key=key,
@@ -265,6 +274,8 @@ def compile_flag(raw: dict[str, Any], matching_version: int) -> Flag:
         has_experiment=has_experiment if isinstance(has_experiment, bool) else None,
         runtime=raw.get("evaluation_runtime") or "all",
         plain=plain,
+        pure=pure,
+        reads_properties=any(condition.filters for condition in conditions),
     )
 
 
