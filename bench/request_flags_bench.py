@@ -3,9 +3,8 @@
 ``.venv/bin/python -m bench.request_flags_bench [--quick] [--breakdown] [--base DIR]``
 
 In-process, like bench/requests_bench.py: the Starlette product page of bench/asgi_app.py
-behind PostHogMiddleware, events posted over HTTP to the local inbox in another process
-(so its CPU is not counted), the collector frozen after the warm-up. Variants differ
-only in the view: ``no flag`` renders the page, ``one flag`` also calls
+behind PostHogMiddleware, the collector frozen after the warm-up. Variants differ only
+in the view: ``no flag`` renders the page, ``one flag`` also calls
 ``request.state.posthog.get_feature_flag()`` on the 3-condition flag of
 bench/flags_bench.py, ``one rollout flag`` on a 50 % rollout flag with two variants and
 no property filter (both evaluated locally; the page view then carries ``$feature/<key>``
@@ -20,13 +19,22 @@ Two kinds of traffic:
   cookie, seen for the first time by this process: nothing of theirs is cached, and the
   read also sends their ``$feature_flag_called`` (``one flag, no event`` leaves it out).
 
-Interleaved rounds; a cell is the process CPU time of ``n`` requests plus the flush of
-their events (the sender thread's encoding, gzip and HTTP post included) divided by
-``n``; medians, and the paired per-round difference against ``no flag`` of the same kind.
+Each round serves ``n`` requests of every variant in one shuffled sequence, so the
+variants share whatever the machine is doing, and times each request on its own
+(``perf_counter_ns`` around the ASGI call); a variant's figure for the round is the mean
+of its requests without the slowest 2 % (a preemption lands on one request; a collection
+of the young generation, a cost of the request, lands on many and is kept). The sender
+is idle meanwhile; then, per variant, ``n`` requests' events are flushed alone and the
+process CPU time of the flush (encoding, gzip and the HTTP post to the local inbox, which
+runs in another process) is the variant's delivery cost per request. Reported: medians
+over the rounds, and what each variant adds to the no-flag page of its traffic (the
+median of the paired per-round differences, with quartiles), request and delivery.
 
-``--breakdown``: also ``engine only`` (the flags engine called in the view, nothing
-else) and ``properties only`` (the request's flag state set by hand: the page view's
-two properties, their encoding, no evaluation), for the same visitor.
+``--breakdown``: also ``helper only`` (``request.state.posthog`` alone: Starlette's
+state lookup), ``engine only`` (the flags engine called in the view, nothing else),
+``properties only`` (the request's flag state set by hand: the page view's two
+properties and their encoding, no evaluation) and ``one flag via current()`` (the read
+through ``posthog_web.current()`` instead of ``request.state``), for the same visitor.
 
 ``--base DIR``: also run the ``no flag`` variant against another copy of the package
 (``git archive <commit> posthog_web | tar -x -C DIR``), in alternating subprocesses, to
@@ -47,6 +55,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -59,7 +68,7 @@ from bench import scenarios
 from bench.asgi_app import PAGE
 from bench.flags_bench import three_condition_flag
 from bench.inbox_process import InboxProcess
-from posthog_web import Client
+from posthog_web import Client, current
 from posthog_web.asgi import PostHogMiddleware
 from posthog_web.flags.results import FlagResult
 from posthog_web.web.request_flags import RequestFlags
@@ -135,10 +144,22 @@ async def _properties_only(request: Request) -> Response:
     return HTMLResponse(PAGE)
 
 
+async def _helper_only(request: Request) -> Response:
+    request.state.posthog  # noqa: B018 - Starlette's state lookup is what is measured
+    return HTMLResponse(PAGE)
+
+
+async def _flag_via_current(request: Request) -> Response:
+    current().get_feature_flag(FLAG)
+    return HTMLResponse(PAGE)
+
+
 #: ``--breakdown``: parts of the one-flag read, each alone.
 BREAKDOWN_VIEWS: dict[str, Callable[..., Any]] = {
+    "helper only": _helper_only,
     "engine only": _engine_only,
     "properties only": _properties_only,
+    "one flag via current()": _flag_via_current,
 }
 # More variants, for a breakdown run from another script.
 EXTRA_VIEWS: dict[str, Callable[..., Any]] = {}
@@ -189,17 +210,42 @@ def _scopes(traffic: str, n: int) -> list[dict[str, Any]]:
     return scopes
 
 
-def measure(variants: list[str], rounds: int, n: int) -> dict[str, list[float]]:
-    """CPU µs per request for each variant, one sample per round."""
+@dataclass
+class Samples:
+    """Per variant, one figure per round: µs per request on the request path and for
+    the delivery of its events."""
+
+    request: dict[str, list[float]] = field(default_factory=dict)
+    delivery: dict[str, list[float]] = field(default_factory=dict)
+
+    def total(self, name: str) -> list[float]:
+        return [a + b for a, b in zip(self.request[name], self.delivery[name], strict=True)]
+
+
+#: The slowest requests of a variant left out of its round's mean (preemptions).
+TRIM = 0.02
+
+
+def _trimmed_mean(values: list[int]) -> float:
+    values = sorted(values)
+    kept = values[: max(1, len(values) - int(len(values) * TRIM))]
+    return sum(kept) / len(kept) / 1000  # ns -> µs
+
+
+def measure(variants: list[str], rounds: int, n: int) -> Samples:
+    """Each variant's request and delivery µs per request, one figure per round."""
     table = {
         **VARIANTS,
         **{name: (view, "same") for name, view in BREAKDOWN_VIEWS.items()},
         **{name: (view, "same") for name, view in EXTRA_VIEWS.items()},
     }
     inbox = InboxProcess()
-    client = Client(scenarios.API_KEY, host=inbox.url, flush_interval=0.05)
-    has_flags = hasattr(client, "flags")
-    if has_flags:
+    # The sender waits for flush(): it never runs while requests are timed.
+    client = Client(
+        scenarios.API_KEY, host=inbox.url, flush_interval=3600, flush_at=10**7,
+        max_queue_size=10**7,
+    )  # fmt: skip
+    if hasattr(client, "flags"):
         client.flags.set_definitions(
             {
                 "flags": [three_condition_flag(FLAG), SIMPLE_FLAG],
@@ -208,32 +254,44 @@ def measure(variants: list[str], rounds: int, n: int) -> dict[str, list[float]]:
             }
         )
     apps = {name: _app(client, table[name][0]) for name in variants}
-    samples: dict[str, list[float]] = {name: [] for name in variants}
+    samples = Samples({name: [] for name in variants}, {name: [] for name in variants})
+    clock = time.perf_counter_ns
+
+    async def serve(plan: list[tuple[str, dict[str, Any]]]) -> dict[str, list[int]]:
+        spent: dict[str, list[int]] = {name: [] for name in variants}
+        for name, template in plan:
+            app = apps[name]
+            scope = template.copy()
+            scope["state"] = {}
+            start = clock()
+            await app(scope, _receive, _send)
+            spent[name].append(clock() - start)
+        return spent
+
     loop = asyncio.new_event_loop()
     try:
         for round_ in range(rounds + 1):  # the first round warms up
+            plan = [(name, scope) for name in variants for scope in _scopes(table[name][1], n)]
+            random.shuffle(plan)
+            client.flush(timeout=60)
+            inbox.clear()
+            gc.collect()
+            if round_ == 1:
+                gc.freeze()  # what the warm-up made lives on: not the requests' cost
+            spent = loop.run_until_complete(serve(plan))
+            client.flush(timeout=60)
             order = list(variants)
             random.shuffle(order)
+            delivery: dict[str, float] = {}
             for name in order:
-                scopes = _scopes(table[name][1], n)
-
-                async def serve(app: Any = apps[name], scopes: list[Any] = scopes) -> None:
-                    for template in scopes:
-                        scope = template.copy()
-                        scope["state"] = {}
-                        await app(scope, _receive, _send)
-
-                client.flush(timeout=30)
-                inbox.clear()
-                gc.collect()
-                if round_ == 1:
-                    gc.freeze()  # what the warm-up made lives on: not the requests' cost
-                start = time.process_time()
-                loop.run_until_complete(serve())
-                client.flush(timeout=30)
-                spent = time.process_time() - start
-                if round_:
-                    samples[name].append(spent / n * 1e6)
+                loop.run_until_complete(serve([(name, s) for s in _scopes(table[name][1], n)]))
+                start_cpu = time.process_time()
+                client.flush(timeout=60)
+                delivery[name] = (time.process_time() - start_cpu) / n * 1e6
+            if round_:
+                for name in variants:
+                    samples.request[name].append(_trimmed_mean(spent[name]))
+                    samples.delivery[name].append(delivery[name])
     finally:
         gc.unfreeze()
         loop.close()
@@ -243,11 +301,11 @@ def measure(variants: list[str], rounds: int, n: int) -> dict[str, list[float]]:
 
 
 def _child(args: argparse.Namespace) -> int:
-    print(json.dumps(measure(args.variants, args.rounds, args.n)))
+    print(json.dumps(asdict(measure(args.variants, args.rounds, args.n))))
     return 0
 
 
-def _run_child(pythonpath: str, rounds: int, n: int, variants: list[str]) -> dict[str, list[float]]:
+def _run_child(pythonpath: str, rounds: int, n: int, variants: list[str]) -> Samples:
     env = {**os.environ, "PYTHONPATH": pythonpath}
     command = [sys.executable, "-m", "bench.request_flags_bench", "--child",
                "--rounds", str(rounds), "--n", str(n), "--variants", *variants]  # fmt: skip
@@ -257,8 +315,7 @@ def _run_child(pythonpath: str, rounds: int, n: int, variants: list[str]) -> dic
         command, env=env, cwd=tempfile.gettempdir(), check=True, capture_output=True,
         text=True, timeout=900,
     )  # fmt: skip
-    result: dict[str, list[float]] = json.loads(out.stdout.strip().splitlines()[-1])
-    return result
+    return Samples(**json.loads(out.stdout.strip().splitlines()[-1]))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -272,7 +329,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--variants", nargs="+", default=["no flag"])
     args = parser.parse_args(argv)
     args.rounds = args.rounds or (5 if args.quick else 15)
-    args.n = args.n or (300 if args.quick else 2000)
+    args.n = args.n or (300 if args.quick else 1000)
     if args.child:
         return _child(args)
     root = str(Path(__file__).parents[1])
@@ -280,33 +337,48 @@ def main(argv: list[str] | None = None) -> int:
     if args.breakdown:
         names += list(BREAKDOWN_VIEWS)
     samples = measure(names, args.rounds, args.n)
-    print(f"{args.rounds} rounds x {args.n} requests, CPU µs per request (median), and what")
-    print("each adds to the no-flag page of its traffic (median of the paired rounds, quartiles):")
+    print(f"{args.rounds} rounds x {args.n} requests of each variant, interleaved; µs per")
+    print("request (median of rounds), and what each adds to the no-flag page of its traffic")
+    print("(median of the paired rounds, quartiles):")
+    head = f"  {'':<28} {'request':>8} {'delivery':>9}   {'adds: request':>24}"
+    print(f"{head}  {'delivery':>6}  total")
     for name in names:
         base = "no flag, new visitor" if name.endswith("new visitor") else "no flag"
-        diffs = [b - a for a, b in zip(samples[base], samples[name], strict=True)]
-        added = "" if name == base else (
-            f"  +{statistics.median(diffs):.1f} µs ({_quartiles(diffs)})"
-        )  # fmt: skip
-        print(f"  {name:<32} {statistics.median(samples[name]):7.1f}{added}")
+        line = (
+            f"  {name:<28} {statistics.median(samples.request[name]):8.1f}"
+            f" {statistics.median(samples.delivery[name]):9.1f}"
+        )
+        if name != base:
+            request = _differences(samples.request[base], samples.request[name])
+            delivery = _differences(samples.delivery[base], samples.delivery[name])
+            total = _differences(samples.total(base), samples.total(name))
+            line += (
+                f"   {statistics.median(request):+6.1f} ({_quartiles(request)})"
+                f"  {statistics.median(delivery):+6.1f}  {statistics.median(total):+6.1f}"
+                f" ({_quartiles(total)})"
+            )
+        print(line)
     if args.base:
-        base: list[float] = []
-        new: list[float] = []
+        base_runs: list[float] = []
+        new_runs: list[float] = []
         for _ in range(3):  # alternating processes: base, this tree
-            base += _run_child(f"{args.base}{os.pathsep}{root}", args.rounds, args.n, ["no flag"])[
-                "no flag"
-            ]
-            new += _run_child(root, args.rounds, args.n, ["no flag"])["no flag"]
-        print(f"  no flag, base package {args.base}: {statistics.median(base):7.1f}")
-        print(f"  no flag, this tree:                {statistics.median(new):7.1f}")
+            path = f"{args.base}{os.pathsep}{root}"
+            base_runs += _run_child(path, args.rounds, args.n, ["no flag"]).total("no flag")
+            new_runs += _run_child(root, args.rounds, args.n, ["no flag"]).total("no flag")
+        print(f"  no flag, base package {args.base}: {statistics.median(base_runs):7.1f}")
+        print(f"  no flag, this tree:                {statistics.median(new_runs):7.1f}")
     return 0
+
+
+def _differences(base: list[float], variant: list[float]) -> list[float]:
+    return [b - a for a, b in zip(base, variant, strict=True)]
 
 
 def _quartiles(values: list[float]) -> str:
     if len(values) < 4:
         return "n/a"
     q1, _, q3 = statistics.quantiles(values, n=4)
-    return f"{q1:.1f} .. {q3:.1f}"
+    return f"{q1:+.1f} .. {q3:+.1f}"
 
 
 if __name__ == "__main__":

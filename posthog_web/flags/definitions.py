@@ -20,6 +20,7 @@ from posthog_web.flags.model import (
     log_once,
     server_only,
 )
+from posthog_web.flags.recent import RecentEvaluations
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +42,8 @@ class Definitions:
     # the distinct id added (a copy per call); most sets have none.
     reads_distinct_id: bool = True
     results: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
+    # The last value of each pure flag per visitor, valid for this set only.
+    recent: RecentEvaluations = field(default_factory=RecentEvaluations, compare=False, repr=False)
 
     @classmethod
     def from_json(cls, data: Any, etag: str | None = None) -> Definitions:

@@ -19,7 +19,6 @@ from posthog_web.flags.local import evaluate, prepared
 from posthog_web.flags.model import Flag, log_once
 from posthog_web.flags.poller import DefinitionsPoller, DefinitionsStore
 from posthog_web.flags.reasons import UNSUPPORTED_DEFINITION, Undecided
-from posthog_web.flags.recent import RecentEvaluations
 from posthog_web.flags.remote import RemoteEvaluator
 from posthog_web.flags.results import FlagResult, local_result, remote_result
 
@@ -69,7 +68,6 @@ class FlagEvaluator:
         self.remote = RemoteEvaluator(host, api_key, http)
         self.poller: DefinitionsPoller | None = None
         self._fixed: Definitions | None = None
-        self.recent = RecentEvaluations()
         if secret_key is not None and network:
             self.poller = DefinitionsPoller(host, api_key, secret_key, poll_interval, http, store)
 
@@ -116,9 +114,9 @@ class FlagEvaluator:
                 defs = poller.get(self.timeout / 2)
         flag = defs.by_key.get(key) if defs is not None else None
         if flag is not None and flag.pure and defs is not None:
-            reused = self.recent.get(defs, key, distinct_id, person_properties)
+            reused = defs.recent.get(key, distinct_id, person_properties)
             if reused is not None:
-                return reused
+                return local_result(defs, key, reused)
         person, group_props = _prepared(
             defs, distinct_id, person_properties, groups, group_properties
         )
@@ -131,11 +129,10 @@ class FlagEvaluator:
             except Exception as error:
                 undecided = _engine_failed(flag, error)
             else:
-                result = local_result(defs, key, value)
                 if flag.pure:
                     person_read = person_properties if flag.reads_properties else None
-                    self.recent.put(defs, key, distinct_id, person_read, result)
-                return result
+                    defs.recent.put(key, distinct_id, person_read, value)
+                return local_result(defs, key, value)
         if only_evaluate_locally or not self._network:
             return FlagResult(key, None, undecided=undecided or "flag_missing")
         answer = self.remote.evaluate(

@@ -2,11 +2,16 @@
 
 A visitor's next request reads the same flags with the same person properties: for a
 *pure* flag (:attr:`~posthog_web.flags.model.Flag.pure`: its value depends on the
-distinct id and the person properties alone) the result of the last evaluation is the
-answer, found with one dict lookup and three comparisons instead of the matchers and
-hashes. An entry holds only while the definitions are the same object (a poll that
-brings a new version replaces it) and the person properties are the same keys, in the
-same order, with values of the same types that compare equal.
+distinct id and the person properties alone) the value of the last evaluation is the
+answer, found with one dict lookup and two comparisons instead of the matchers and
+hashes. Each :class:`~posthog_web.flags.definitions.Definitions` holds its own (a poll
+that brings a new version brings an empty one); an entry holds while the person
+properties are the same keys, in the same order, with values of the same types that
+compare equal (so ``1`` and ``True`` are told apart).
+
+Entries are tuples of atoms (the person properties as ``(key, value)`` pairs, their
+builtin types, the value), which the cyclic collector stops tracking: a full table adds
+nothing to its passes.
 """
 
 from __future__ import annotations
@@ -14,67 +19,58 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from posthog_web.flags.definitions import Definitions
-from posthog_web.flags.results import FlagResult
-
 __all__ = ["RecentEvaluations"]
 
 # Values whose equality means identity of what the matchers read: a str subclass, a
 # list (mutable in place) or a float zero (0.0 == -0.0, printed apart) is not kept.
 _KEPT_TYPES = frozenset((str, int, bool, float, type(None)))
 
-_Entry = tuple[Definitions, dict[str, Any] | None, tuple[str, ...], list[type], FlagResult]
+_Entry = tuple[tuple[tuple[str, Any], ...] | None, tuple[type, ...], bool | str]
 
 
 class RecentEvaluations:
-    """The last result of each (flag, distinct id), bounded by starting over when full."""
+    """The last value of each (flag, distinct id) evaluated twice or more, bounded by
+    starting over when full."""
 
     __slots__ = ("_capacity", "_entries")
 
     def __init__(self, capacity: int = 8192) -> None:
         self._capacity = capacity
-        self._entries: dict[tuple[str, str], _Entry] = {}
+        # None: seen once. Most visitors of a busy site read a flag on one page only, so
+        # the person properties are copied on the second evaluation, not the first.
+        self._entries: dict[tuple[str, str], _Entry | None] = {}
 
-    def get(
-        self, defs: Definitions, key: str, distinct_id: str, person: Mapping[str, Any]
-    ) -> FlagResult | None:
-        """The kept result, if it was evaluated on ``defs`` with these person properties."""
+    def get(self, key: str, distinct_id: str, person: Mapping[str, Any]) -> bool | str | None:
+        """The kept value, if it was evaluated with these person properties, else None."""
         entry = self._entries.get((key, distinct_id))
         if entry is None:
             return None
-        kept_defs, kept_person, kept_keys, kept_types, result = entry
-        if kept_person is None:  # a flag that reads no property
-            return result if kept_defs is defs else None
-        if (
-            kept_defs is defs
-            and kept_person == person
-            and kept_keys == tuple(person)
-            and kept_types == list(map(type, person.values()))
-        ):
-            return result
+        kept_items, kept_types, value = entry
+        if kept_items is None:  # a flag that reads no property
+            return value
+        if kept_items == tuple(person.items()) and kept_types == tuple(map(type, person.values())):
+            return value
         return None
 
     def put(
-        self,
-        defs: Definitions,
-        key: str,
-        distinct_id: str,
-        person: Mapping[str, Any] | None,
-        result: FlagResult,
+        self, key: str, distinct_id: str, person: Mapping[str, Any] | None, value: bool | str
     ) -> None:
-        """Keep ``result`` (a local evaluation of a pure flag) for the next read;
+        """Keep ``value`` (a local evaluation of a pure flag) for the next read;
         ``person`` None: the flag reads no property, so any person properties match."""
         entries = self._entries
-        if len(entries) >= self._capacity:
-            entries.clear()  # a race only evaluates a flag twice
+        visitor = (key, distinct_id)
+        if visitor not in entries:
+            if len(entries) >= self._capacity:
+                entries.clear()  # a race only evaluates a flag twice
+            entries[visitor] = None
+            return
         if person is None:
-            entries[(key, distinct_id)] = (defs, None, (), [], result)
+            entries[visitor] = (None, (), value)
             return
-        values = list(person.values())
-        types = list(map(type, values))
-        if not _KEPT_TYPES.issuperset(types) or (float in types and 0.0 in values):
+        types = tuple(map(type, person.values()))
+        if not _KEPT_TYPES.issuperset(types) or (float in types and 0.0 in person.values()):
             return
-        entries[(key, distinct_id)] = (defs, dict(person), tuple(person), types, result)
+        entries[visitor] = (tuple(person.items()), types, value)
 
     def __len__(self) -> int:
         return len(self._entries)

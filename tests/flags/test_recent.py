@@ -3,6 +3,7 @@ evaluation gives, whatever changed between two reads of one visitor."""
 
 from __future__ import annotations
 
+import gc
 from typing import Any
 
 import pytest
@@ -33,7 +34,9 @@ SPLIT = {
                                               {"key": "y", "rollout_percentage": 50}]}},
 }  # fmt: skip
 ROLLOUT = {
-    "key": "rollout", "id": 4, "active": True,
+    "key": "rollout",
+    "id": 4,
+    "active": True,
     "filters": {"groups": [{"properties": [], "rollout_percentage": 50}]},
 }
 DATED = {
@@ -51,6 +54,12 @@ def evaluator(*flags: dict[str, Any]) -> FlagEvaluator:
     )  # fmt: skip
     made.set_definitions({"flags": list(flags or FLAGS)})
     return made
+
+
+def kept(made: FlagEvaluator) -> RecentEvaluations:
+    defs = made.definitions()
+    assert defs is not None
+    return defs.recent
 
 
 def fresh(key: str, distinct_id: str, person: dict[str, Any]) -> Any:
@@ -88,7 +97,8 @@ def test_a_change_the_engine_sees_is_evaluated_again(
     first: dict[str, Any], then: dict[str, Any]
 ) -> None:
     made = evaluator()
-    for person in (first, then, first):
+    # The second evaluation is kept; the third compares `then` with `first`.
+    for person in (first, first, then, then, first):
         for key in ("exact-one", "zero-text"):
             assert made.evaluate(key, "user-1", person).value == fresh(key, "user-1", person)
 
@@ -104,28 +114,45 @@ def test_a_flag_that_reads_no_property_is_kept_for_any_person_properties() -> No
     made = evaluator()
     first = made.evaluate("rollout", "user-7", {"plan": "pro"})
     assert made.evaluate("rollout", "user-7", {"plan": "free", "age": 3}) is first
-    assert len(made.recent) == 1
+    assert kept(made).get("rollout", "user-7", {"plan": "team"}) == first.value
 
 
 def test_only_pure_flags_with_immutable_values_are_kept() -> None:
     made = evaluator()
-    made.evaluate("dated", "user-1", {"seen": "2026-12-01T00:00:00Z"})  # reads the clock
-    made.evaluate("exact-one", "user-1", {"n": ["1"]})  # a list can change in place
-    made.evaluate("exact-one", "user-2", {"n": "1"})
-    assert len(made.recent) == 1
+    for _ in range(2):  # kept from the second evaluation on
+        made.evaluate("dated", "user-1", {"seen": "2026-12-01T00:00:00Z"})  # reads the clock
+        made.evaluate("exact-one", "user-1", {"n": ["1"]})  # a list can change in place
+        made.evaluate("exact-one", "user-2", {"n": "1"})
+    recent = kept(made)
+    assert recent.get("exact-one", "user-2", {"n": "1"}) is True
+    assert recent.get("exact-one", "user-1", {"n": ["1"]}) is None
+    assert recent.get("dated", "user-1", {"seen": "2026-12-01T00:00:00Z"}) is None
+
+
+def test_a_visitor_seen_once_costs_no_copy() -> None:
+    made = evaluator()
+    made.evaluate("exact-one", "user-1", {"n": "1"})
+    assert kept(made)._entries == {("exact-one", "user-1"): None}
 
 
 def test_full_starts_over() -> None:
     recent = RecentEvaluations(capacity=2)
-    made = evaluator()
-    defs = made.definitions()
-    assert defs is not None
-    result = made.evaluate("exact-one", "user-1", {"n": "1"})
     for index in range(3):
-        recent.put(defs, "exact-one", f"user-{index}", {"n": "1"}, result)
+        for _ in range(2):
+            recent.put("exact-one", f"user-{index}", {"n": "1"}, "test")
     assert len(recent) == 1
-    assert recent.get(defs, "exact-one", "user-2", {"n": "1"}) is result
-    assert recent.get(defs, "exact-one", "user-0", {"n": "1"}) is None
+    assert recent.get("exact-one", "user-2", {"n": "1"}) == "test"
+    assert recent.get("exact-one", "user-0", {"n": "1"}) is None
+
+
+def test_entries_are_not_tracked_by_the_cyclic_collector() -> None:
+    made = evaluator()
+    for _ in range(2):
+        made.evaluate("exact-one", "user-1", {"n": "1", "age": 3, "pro": True, "x": None})
+        made.evaluate("rollout", "user-1", {})
+    for _ in range(3):  # a collection untracks a tuple of untracked items: inner ones first
+        gc.collect()
+    assert not any(gc.is_tracked(entry) for entry in kept(made)._entries.values())
 
 
 person_values = st.sampled_from(["1", "-0.0", 1, True, False, 1.0, 0.0, -0.0, None, 0, "x"])
