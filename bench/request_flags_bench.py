@@ -140,7 +140,7 @@ async def _properties_only(request: Request) -> Response:
     # The request's flag state and the page view's two properties, with no evaluation.
     state = request.state.posthog._context.flags = RequestFlags("user-42")
     state.results[FLAG] = _RESULT
-    state.mark_read(FLAG)
+    state.mark_read(FLAG, _RESULT)
     return HTMLResponse(PAGE)
 
 

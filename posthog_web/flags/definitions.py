@@ -42,8 +42,10 @@ class Definitions:
     # the distinct id added (a copy per call); most sets have none.
     reads_distinct_id: bool = True
     results: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
-    # The last value of each pure flag per visitor, valid for this set only.
-    recent: RecentEvaluations = field(default_factory=RecentEvaluations, compare=False, repr=False)
+    # The last result of each pure flag per visitor, valid for this set only.
+    recent: RecentEvaluations[Any] = field(
+        default_factory=RecentEvaluations, compare=False, repr=False
+    )
 
     @classmethod
     def from_json(cls, data: Any, etag: str | None = None) -> Definitions:
@@ -93,6 +95,7 @@ class Definitions:
             etag=etag,
             reads_distinct_id=_mentions_distinct_id(data.get("flags"))
             or _mentions_distinct_id(raw_cohorts),
+            recent=RecentEvaluations(flags),
         )
 
 

@@ -112,11 +112,14 @@ class FlagEvaluator:
             else:
                 start = time.monotonic()
                 defs = poller.get(self.timeout / 2)
-        flag = defs.by_key.get(key) if defs is not None else None
-        if flag is not None and flag.pure and defs is not None:
-            reused = defs.recent.get(key, distinct_id, person_properties)
+        if defs is None:
+            flag = None
+        else:
+            # Only pure flags are kept: a kept value needs no look at the flag.
+            reused: FlagResult | None = defs.recent.get(key, distinct_id, person_properties)
             if reused is not None:
-                return local_result(defs, key, reused)
+                return reused
+            flag = defs.by_key.get(key)
         person, group_props = _prepared(
             defs, distinct_id, person_properties, groups, group_properties
         )
@@ -129,10 +132,9 @@ class FlagEvaluator:
             except Exception as error:
                 undecided = _engine_failed(flag, error)
             else:
-                if flag.pure:
-                    person_read = person_properties if flag.reads_properties else None
-                    defs.recent.put(key, distinct_id, person_read, value)
-                return local_result(defs, key, value)
+                result = local_result(defs, key, value)
+                defs.recent.put(key, distinct_id, person_properties, result)
+                return result
         if only_evaluate_locally or not self._network:
             return FlagResult(key, None, undecided=undecided or "flag_missing")
         answer = self.remote.evaluate(

@@ -25,9 +25,12 @@ class CalledLog:
         self._seen: OrderedDict[str, set[tuple[Any, ...]]] = OrderedDict()
         self._lock = threading.Lock()
 
-    def first_time(self, distinct_id: str, key: str, value: Any, groups: Mapping[str, Any]) -> bool:
+    def first_time(
+        self, distinct_id: str, key: str, value: bool | str | None, groups: Mapping[str, Any]
+    ) -> bool:
         """True (and remembered) the first time this combination is seen."""
-        entry = (key, type(value).__name__, value, _groups_key(groups) if groups else ())
+        # A value is a bool, a variant key or None: equality tells them apart.
+        entry = (key, value, _groups_key(groups)) if groups else (key, value)
         # Most reads were reported already: a set lookup needs no lock under the GIL.
         seen = self._seen.get(distinct_id)
         if seen is not None and entry in seen:

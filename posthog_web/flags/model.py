@@ -23,10 +23,12 @@ class Malformed(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class PropertyFilter:
-    """A person or group property filter (``problem``: why it is never decided locally)."""
+    """A person or group property filter (``problem``: why it is never decided locally;
+    ``key``: the property its matcher reads)."""
 
     matcher: Matcher
     problem: str | None = None
+    key: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,7 +103,8 @@ class Flag:
     # A plain flag without date filters (which read the clock): its value depends on the
     # distinct id and the person properties alone, so an evaluation can be reused.
     pure: bool = False
-    reads_properties: bool = True  # some condition has a filter
+    # The person properties its property filters read, each once, in order.
+    person_keys: tuple[str, ...] = ()
 
 
 def _number(value: Any, what: str) -> float:
@@ -139,7 +142,7 @@ def compile_filter(raw: Any, matching_version: int) -> Filter:
     key = raw.get("key")
     if not isinstance(key, str):
         raise Malformed(f"a property filter's key must be a str, not {type(key).__name__}")
-    return PropertyFilter(*compile_property_checked(raw, matching_version))
+    return PropertyFilter(*compile_property_checked(raw, matching_version), key=key)
 
 
 def _compile_dependency(raw: dict[str, Any]) -> DependencyFilter:
@@ -275,7 +278,14 @@ def compile_flag(raw: dict[str, Any], matching_version: int) -> Flag:
         runtime=raw.get("evaluation_runtime") or "all",
         plain=plain,
         pure=pure,
-        reads_properties=any(condition.filters for condition in conditions),
+        person_keys=tuple(
+            dict.fromkeys(
+                f.key
+                for condition in conditions
+                for f in condition.filters
+                if type(f) is PropertyFilter and f.key is not None
+            )
+        ),
     )
 
 

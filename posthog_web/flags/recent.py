@@ -2,61 +2,121 @@
 
 A visitor's next request reads the same flags with the same person properties: for a
 *pure* flag (:attr:`~posthog_web.flags.model.Flag.pure`: its value depends on the
-distinct id and the person properties alone) the value of the last evaluation is the
-answer, found with one dict lookup and two comparisons instead of the matchers and
-hashes. Each :class:`~posthog_web.flags.definitions.Definitions` holds its own (a poll
-that brings a new version brings an empty one); an entry holds while the person
-properties are the same keys, in the same order, with values of the same types that
-compare equal (so ``1`` and ``True`` are told apart).
+distinct id and the person properties its filters read, nothing else) the result of the
+last evaluation is the answer, found with one dict lookup and a comparison of those few
+properties instead of the matchers and hashes. The other person properties do not
+matter, whatever they hold (a ``datetime``, a list). Each
+:class:`~posthog_web.flags.definitions.Definitions` holds its own (a poll that brings a
+new version brings an empty one).
 
-Entries are tuples of atoms (the person properties as ``(key, value)`` pairs, their
-builtin types, the value), which the cyclic collector stops tracking: a full table adds
-nothing to its passes.
+A read property matches when its value has the same builtin type and compares equal
+(so ``1`` and ``True``, or ``0.0`` and ``-0.0``, are told apart); a missing one, or one
+of another type (a ``str`` subclass, a list), always means a fresh evaluation. A
+visitor seen once costs one untracked key; an entry holds atoms and what the flag's
+entries share (its property reader, its result), so a full table adds 8,192 small
+tuples to the cyclic collector's full passes.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping
+from operator import itemgetter
+from typing import Any, Generic, TypeVar
+
+from posthog_web.flags.model import Flag
+
+# The kept result: a FlagResult (results.py imports the definitions, which hold this).
+R = TypeVar("R")
 
 __all__ = ["RecentEvaluations"]
 
-# Values whose equality means identity of what the matchers read: a str subclass, a
-# list (mutable in place) or a float zero (0.0 == -0.0, printed apart) is not kept.
+# Values whose equality means identity of what the matchers read. A float zero is not
+# kept either: 0.0 == -0.0, yet they print apart (a regex or a text match tells).
 _KEPT_TYPES = frozenset((str, int, bool, float, type(None)))
 
-_Entry = tuple[tuple[tuple[str, Any], ...] | None, tuple[type, ...], bool | str]
+_Getter = Callable[[Mapping[str, Any]], Any]
+# Whether the values read now are the kept ones: each of the same type, and equal.
+_Same = Callable[[Any, Any, Any], bool]
+# (reads the flag's properties, compares them, the values read, their types, the
+# result). One property is kept as itself and its type, several as tuples (as itemgetter
+# gives them); a flag that reads none as (None, None, None, None, result).
+_Entry = tuple[_Getter | None, _Same | None, Any, Any, R]
 
 
-class RecentEvaluations:
-    """The last value of each (flag, distinct id) evaluated twice or more, bounded by
-    starting over when full."""
+def _same_1(now: Any, kept: Any, kept_type: type) -> bool:
+    return type(now) is kept_type and now == kept
 
-    __slots__ = ("_capacity", "_entries")
 
-    def __init__(self, capacity: int = 8192) -> None:
+# Unrolled for the usual two to four properties: in a request this code runs cold, and
+# Python runs type(x) as one instruction where tuple(map(type, ...)) makes three C calls.
+def _same_2(now: Any, kept: Any, kept_types: Any) -> bool:
+    a, b = now
+    x, y = kept_types
+    return type(a) is x and type(b) is y and now == kept
+
+
+def _same_3(now: Any, kept: Any, kept_types: Any) -> bool:
+    a, b, c = now
+    x, y, z = kept_types
+    return type(a) is x and type(b) is y and type(c) is z and now == kept
+
+
+def _same_4(now: Any, kept: Any, kept_types: Any) -> bool:
+    a, b, c, d = now
+    w, x, y, z = kept_types
+    return type(a) is w and type(b) is x and type(c) is y and type(d) is z and now == kept
+
+
+def _same_n(now: Any, kept: Any, kept_types: Any) -> bool:
+    return bool(tuple(map(type, now)) == kept_types and now == kept)
+
+
+_SAME: dict[int, _Same] = {1: _same_1, 2: _same_2, 3: _same_3, 4: _same_4}
+
+
+class RecentEvaluations(Generic[R]):
+    """The last value of each (pure flag, distinct id) evaluated twice or more, bounded
+    by starting over when full."""
+
+    __slots__ = ("_capacity", "_entries", "_readers")
+
+    def __init__(self, flags: Iterable[Flag] = (), capacity: int = 8192) -> None:
         self._capacity = capacity
+        # Per pure flag: how to read and compare its properties (None: it reads none).
+        self._readers: dict[str, tuple[_Getter, _Same] | None] = {
+            flag.key: (
+                (itemgetter(*keys), _SAME.get(len(keys), _same_n))
+                if (keys := flag.person_keys)
+                else None
+            )
+            for flag in flags
+            if flag.pure
+        }
         # None: seen once. Most visitors of a busy site read a flag on one page only, so
-        # the person properties are copied on the second evaluation, not the first.
-        self._entries: dict[tuple[str, str], _Entry | None] = {}
+        # the read properties are copied on the second evaluation, not the first.
+        self._entries: dict[tuple[str, str], _Entry[R] | None] = {}
 
-    def get(self, key: str, distinct_id: str, person: Mapping[str, Any]) -> bool | str | None:
-        """The kept value, if it was evaluated with these person properties, else None."""
+    def get(self, key: str, distinct_id: str, person: Mapping[str, Any]) -> R | None:
+        """The kept result, if the properties the flag reads are the same, else None."""
         entry = self._entries.get((key, distinct_id))
         if entry is None:
             return None
-        kept_items, kept_types, value = entry
-        if kept_items is None:  # a flag that reads no property
-            return value
-        if kept_items == tuple(person.items()) and kept_types == tuple(map(type, person.values())):
-            return value
+        read, same, kept, kept_types, result = entry
+        if read is None:  # a flag that reads no property
+            return result
+        try:
+            now = read(person)
+        except (LookupError, TypeError):  # missing, or not a mapping
+            return None
+        if same(now, kept, kept_types):  # type: ignore[misc]
+            return result
         return None
 
-    def put(
-        self, key: str, distinct_id: str, person: Mapping[str, Any] | None, value: bool | str
-    ) -> None:
-        """Keep ``value`` (a local evaluation of a pure flag) for the next read;
-        ``person`` None: the flag reads no property, so any person properties match."""
+    def put(self, key: str, distinct_id: str, person: Mapping[str, Any], value: R) -> None:
+        """Keep ``value``, a local evaluation of flag ``key``, for the next read (only
+        a pure flag's, and only once the visitor was evaluated before)."""
+        if key not in self._readers:
+            return
         entries = self._entries
         visitor = (key, distinct_id)
         if visitor not in entries:
@@ -64,13 +124,20 @@ class RecentEvaluations:
                 entries.clear()  # a race only evaluates a flag twice
             entries[visitor] = None
             return
-        if person is None:
-            entries[visitor] = (None, (), value)
+        reader = self._readers[key]
+        if reader is None:
+            entries[visitor] = (None, None, None, None, value)
             return
-        types = tuple(map(type, person.values()))
-        if not _KEPT_TYPES.issuperset(types) or (float in types and 0.0 in person.values()):
+        read, same = reader
+        try:
+            now = read(person)
+        except (LookupError, TypeError):
+            return  # a missing property: is_not_set and friends decide on absence
+        values = (now,) if same is _same_1 else now
+        types = tuple(map(type, values))
+        if not _KEPT_TYPES.issuperset(types) or (float in types and 0.0 in values):
             return
-        entries[visitor] = (tuple(person.items()), types, value)
+        entries[visitor] = (read, same, now, types[0] if same is _same_1 else types, value)
 
     def __len__(self) -> int:
         return len(self._entries)

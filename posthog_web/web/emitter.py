@@ -219,8 +219,7 @@ class Emitter:
         flags = ctx.flags
         if flags is not None and flags.read:
             # The flags this request read, for experiments (a caller's own values win).
-            for name, value in flags.event_properties().items():
-                properties.setdefault(name, value)
+            properties = {**flags.event_properties(), **properties}
         # Last, as posthog-js does: a caller cannot turn a personless visitor personful.
         properties[PROP_PROCESS_PERSON_PROFILE] = not personless
         if self.groups is not None and (groups := self.groups.of(ctx)):

@@ -97,7 +97,10 @@ class FlagReader:
         result = results.get(key)
         if result is None:
             distinct_id = state.distinct_id
-            groups, group_properties = self._groups_of(ctx)
+            if ctx.groups or ctx.groups_source is not None or ctx.group_properties:
+                groups, group_properties = self._groups_of(ctx)
+            else:  # the usual request: no groups at all
+                groups = group_properties = _EMPTY
             user_id = ctx.user_id
             anon_id = ctx.anon_id
             if user_id is not None:
@@ -125,7 +128,7 @@ class FlagReader:
                     None,
                 )
             results[key] = result
-        state.mark_read(key)
+        state.mark_read(key, result)
         if send_event:
             self._report(ctx, state.distinct_id, result)
         return result
@@ -146,8 +149,8 @@ class FlagReader:
                     anon_distinct_id=subject.anon_distinct_id,
                 )
             state = self._state(ctx)  # the identity may have changed meanwhile
-            state.results.setdefault(key, result)
-        state.mark_read(key)
+            result = state.results.setdefault(key, result)
+        state.mark_read(key, result)
         if send_event:
             self._report(ctx, state.distinct_id, result)
         return result
@@ -248,7 +251,11 @@ class FlagReader:
         return state
 
     def _groups_of(self, ctx: RequestContext) -> tuple[Groups, GroupProperties]:
-        groups = ctx.groups if ctx.groups_resolved else self._groups.of(ctx)
+        # Without a configured callable the groups are those group() added: no resolving.
+        if ctx.groups_resolved or ctx.groups_source is None:
+            groups = ctx.groups
+        else:
+            groups = self._groups.of(ctx)
         return groups or _EMPTY, ctx.group_properties or _EMPTY
 
     def _report(self, ctx: RequestContext, distinct_id: str, result: FlagResult) -> None:
@@ -272,6 +279,6 @@ class FlagReader:
     @staticmethod
     def _read_all(state: RequestFlags) -> dict[str, FlagResult]:
         results = {k: r for k, r in state.results.items() if r.value is not None}
-        for key in results:
-            state.mark_read(key)
+        for key, result in results.items():
+            state.mark_read(key, result)
         return results

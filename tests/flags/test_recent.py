@@ -3,7 +3,7 @@ evaluation gives, whatever changed between two reads of one visitor."""
 
 from __future__ import annotations
 
-import gc
+from datetime import datetime, timezone
 from typing import Any
 
 import pytest
@@ -15,6 +15,7 @@ from posthog_web.flags.evaluator import FlagEvaluator
 from posthog_web.flags.local import evaluate
 from posthog_web.flags.reasons import Undecided
 from posthog_web.flags.recent import RecentEvaluations
+from posthog_web.flags.results import FlagResult
 
 EXACT_ONE = {
     "key": "exact-one", "id": 1, "active": True,
@@ -44,7 +45,22 @@ DATED = {
     "filters": {"groups": [{"properties": [{"key": "seen", "operator": "is_date_after",
                                             "value": "-7d", "type": "person"}]}]},
 }  # fmt: skip
-FLAGS = [EXACT_ONE, ZERO_TEXT, SPLIT, ROLLOUT, DATED]
+TWO = {
+    "key": "two", "id": 6, "active": True,
+    "filters": {"groups": [{"properties": [
+        {"key": "n", "operator": "exact", "value": ["1", "True"], "type": "person"},
+        {"key": "m", "operator": "regex", "value": "^(-|1)", "type": "person"},
+    ], "rollout_percentage": 100}, {"properties": [
+        {"key": "n", "operator": "is_not", "value": ["1"], "type": "person"},
+    ], "rollout_percentage": 40}]},
+}  # fmt: skip
+UNSET = {
+    "key": "unset", "id": 7, "active": True,
+    "filters": {"groups": [{"properties": [{"key": "a", "operator": "is_not_set",
+                                            "type": "person"}], "rollout_percentage": 100}]},
+}  # fmt: skip
+FLAGS = [EXACT_ONE, ZERO_TEXT, SPLIT, ROLLOUT, DATED, TWO, UNSET]
+READ = ("exact-one", "zero-text", "split", "rollout", "two", "unset")
 
 
 def evaluator(*flags: dict[str, Any]) -> FlagEvaluator:
@@ -62,6 +78,10 @@ def kept(made: FlagEvaluator) -> RecentEvaluations:
     return defs.recent
 
 
+def value(result: FlagResult | None) -> Any:
+    return None if result is None else result.value
+
+
 def fresh(key: str, distinct_id: str, person: dict[str, Any]) -> Any:
     """The value without any reuse: the engine alone."""
     defs = Definitions.from_json({"flags": FLAGS})
@@ -73,11 +93,13 @@ def fresh(key: str, distinct_id: str, person: dict[str, Any]) -> Any:
 
 def test_pure_is_a_plain_flag_without_date_filters() -> None:
     defs = Definitions.from_json({"flags": FLAGS})
-    assert [defs.by_key[f["key"]].pure for f in FLAGS] == [True, True, True, True, False]
+    assert [defs.by_key[f["key"]].pure for f in FLAGS] == [True] * 4 + [False, True, True]
     cohort = {"key": "c", "active": True, "filters": {"groups": [{"properties": [
         {"key": "id", "type": "cohort", "value": 1}]}]}}  # fmt: skip
     assert not Definitions.from_json({"flags": [cohort]}).by_key["c"].pure
-    assert not defs.by_key["rollout"].reads_properties
+    keys = {f["key"]: defs.by_key[f["key"]].person_keys for f in FLAGS}
+    assert keys == {"exact-one": ("n",), "zero-text": ("n",), "split": ("a",), "rollout": (),
+                    "dated": ("seen",), "two": ("n", "m"), "unset": ("a",)}  # fmt: skip
 
 
 @pytest.mark.parametrize(
@@ -88,6 +110,8 @@ def test_pure_is_a_plain_flag_without_date_filters() -> None:
         ({"n": True}, {"n": 1.0}),
         ({"n": 0.0}, {"n": -0.0}),  # equal, printed apart: "-0.0" matches "^-"
         ({"n": -0.0}, {"n": 0.0}),
+        ({"n": "1", "m": 0.0}, {"n": "1", "m": -0.0}),  # the same, in a flag reading two
+        ({"n": "1", "m": 1}, {"n": "1", "m": True}),
         ({"n": 1, "m": True}, {"m": 1, "n": True}),  # equal, with the types swapped
         ({"n": "1"}, {"n": "1", "m": None}),
         ({"n": "1"}, {}),
@@ -99,8 +123,30 @@ def test_a_change_the_engine_sees_is_evaluated_again(
     made = evaluator()
     # The second evaluation is kept; the third compares `then` with `first`.
     for person in (first, first, then, then, first):
-        for key in ("exact-one", "zero-text"):
+        for key in ("exact-one", "zero-text", "two"):
             assert made.evaluate(key, "user-1", person).value == fresh(key, "user-1", person)
+
+
+def reads(count: int) -> dict[str, Any]:
+    """A flag on when any of properties p0..p<count-1> prints as "1"."""
+    conditions = [
+        {"properties": [{"key": f"p{i}", "operator": "regex", "value": "^1$", "type": "person"}],
+         "rollout_percentage": 100}
+        for i in range(count)
+    ]  # fmt: skip
+    return {"key": f"reads-{count}", "active": True, "filters": {"groups": conditions}}
+
+
+@pytest.mark.parametrize("count", [1, 2, 3, 4, 5])
+def test_each_read_property_is_compared_with_its_type(count: int) -> None:
+    flag = reads(count)
+    for place in range(count):
+        made = evaluator(flag)
+        before = {f"p{i}": True if i == place else 2 for i in range(count)}  # "True": off
+        after = {**before, f"p{place}": 1}  # equal to True, and prints as "1": on
+        assert [made.evaluate(flag["key"], "u", p).value for p in (before, before)] == [False] * 2
+        assert made.evaluate(flag["key"], "u", after).value is True
+        assert made.evaluate(flag["key"], "u", {**after, "other": []}).value is True
 
 
 def test_new_definitions_are_never_answered_from_the_old() -> None:
@@ -114,7 +160,7 @@ def test_a_flag_that_reads_no_property_is_kept_for_any_person_properties() -> No
     made = evaluator()
     first = made.evaluate("rollout", "user-7", {"plan": "pro"})
     assert made.evaluate("rollout", "user-7", {"plan": "free", "age": 3}) is first
-    assert kept(made).get("rollout", "user-7", {"plan": "team"}) == first.value
+    assert kept(made).get("rollout", "user-7", {"plan": "team"}) is first
 
 
 def test_only_pure_flags_with_immutable_values_are_kept() -> None:
@@ -124,7 +170,7 @@ def test_only_pure_flags_with_immutable_values_are_kept() -> None:
         made.evaluate("exact-one", "user-1", {"n": ["1"]})  # a list can change in place
         made.evaluate("exact-one", "user-2", {"n": "1"})
     recent = kept(made)
-    assert recent.get("exact-one", "user-2", {"n": "1"}) is True
+    assert value(recent.get("exact-one", "user-2", {"n": "1"})) is True
     assert recent.get("exact-one", "user-1", {"n": ["1"]}) is None
     assert recent.get("dated", "user-1", {"seen": "2026-12-01T00:00:00Z"}) is None
 
@@ -135,24 +181,44 @@ def test_a_visitor_seen_once_costs_no_copy() -> None:
     assert kept(made)._entries == {("exact-one", "user-1"): None}
 
 
+def test_the_properties_a_flag_does_not_read_do_not_matter() -> None:
+    made = evaluator()
+    for joined in (datetime(2026, 1, 1, tzinfo=timezone.utc), "2026-01-01", None):
+        person = {"joined": joined, "tags": ["a"], "n": "1", "m": "-5"}
+        assert made.evaluate("exact-one", "user-1", person).value is True
+        assert made.evaluate("two", "user-1", person).value is True
+    # Kept from the second evaluation on, whatever the other properties hold.
+    recent = kept(made)
+    assert value(recent.get("exact-one", "user-1", {"n": "1", "tags": object()})) is True
+    assert value(recent.get("two", "user-1", {"m": "-5", "n": "1"})) is True
+    assert recent.get("two", "user-1", {"n": "1", "m": "-6"}) is None
+    assert recent.get("two", "user-1", {"n": "1"}) is None  # a read property went missing
+
+
+def test_a_missing_property_is_never_reused() -> None:
+    made = evaluator()
+    for person in ({}, {}, {"a": 1}, {}):
+        assert made.evaluate("unset", "user-1", person).value == fresh("unset", "user-1", person)
+    assert kept(made).get("unset", "user-1", {}) is None
+
+
 def test_full_starts_over() -> None:
-    recent = RecentEvaluations(capacity=2)
+    recent = RecentEvaluations(Definitions.from_json({"flags": FLAGS}).flags, capacity=2)
     for index in range(3):
         for _ in range(2):
-            recent.put("exact-one", f"user-{index}", {"n": "1"}, "test")
+            recent.put("exact-one", f"user-{index}", {"n": "1"}, FlagResult("exact-one", "x"))
     assert len(recent) == 1
-    assert recent.get("exact-one", "user-2", {"n": "1"}) == "test"
+    assert value(recent.get("exact-one", "user-2", {"n": "1"})) == "x"
     assert recent.get("exact-one", "user-0", {"n": "1"}) is None
 
 
-def test_entries_are_not_tracked_by_the_cyclic_collector() -> None:
+def test_an_entry_holds_the_shared_result_and_the_read_properties_only() -> None:
     made = evaluator()
-    for _ in range(2):
-        made.evaluate("exact-one", "user-1", {"n": "1", "age": 3, "pro": True, "x": None})
-        made.evaluate("rollout", "user-1", {})
-    for _ in range(3):  # a collection untracks a tuple of untracked items: inner ones first
-        gc.collect()
-    assert not any(gc.is_tracked(entry) for entry in kept(made)._entries.values())
+    person = {"n": "1", "age": 3, "pro": True, "joined": datetime(2026, 1, 1)}
+    results = {made.evaluate("exact-one", f"user-{i % 2}", person) for i in range(6)}
+    assert len(results) == 1  # one result object per (flag, value) of a definitions set
+    (result,) = results
+    assert kept(made)._entries[("exact-one", "user-1")][2:] == ("1", str, result)
 
 
 person_values = st.sampled_from(["1", "-0.0", 1, True, False, 1.0, 0.0, -0.0, None, 0, "x"])
@@ -163,5 +229,5 @@ people = st.dictionaries(st.sampled_from(["n", "a", "m"]), person_values, max_si
 def test_every_reused_value_is_the_fresh_one(reads: list[tuple[str, dict[str, Any]]]) -> None:
     made = evaluator()
     for distinct_id, person in reads:
-        for key in ("exact-one", "zero-text", "split", "rollout"):
+        for key in READ:
             assert made.evaluate(key, distinct_id, person).value == fresh(key, distinct_id, person)
