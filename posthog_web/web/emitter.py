@@ -219,7 +219,13 @@ class Emitter:
         flags = ctx.flags
         if flags is not None and flags.read:
             # The flags this request read, for experiments (a caller's own values win).
-            properties = {**flags.event_properties(), **properties}
+            # Added in place: a copy of the page view's properties would cost more.
+            read_flags = flags.event_properties()
+            if properties.keys().isdisjoint(read_flags):
+                properties.update(read_flags)
+            else:
+                for name, value in read_flags.items():
+                    properties.setdefault(name, value)
         # Last, as posthog-js does: a caller cannot turn a personless visitor personful.
         properties[PROP_PROCESS_PERSON_PROFILE] = not personless
         if self.groups is not None and (groups := self.groups.of(ctx)):

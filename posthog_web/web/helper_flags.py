@@ -6,6 +6,7 @@ A thin surface: each call checks its arguments and hands the work to the tracker
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
 from posthog_web.web.guard import guarded
@@ -28,7 +29,8 @@ _GUARD_AGET_ALL_FLAGS = guarded("aget_all_flags")
 class FlagsTracker(Protocol):
     """What the flag methods need from the tracker (``ctx``: its per-request context)."""
 
-    def feature_flag(self, ctx: Any, key: str, send_event: bool = True) -> FlagResult: ...
+    @property
+    def feature_flag(self) -> Callable[[Any, str, bool], FlagResult]: ...
     async def afeature_flag(self, ctx: Any, key: str, send_event: bool = True) -> FlagResult: ...
     def all_flags(self, ctx: Any) -> dict[str, FlagResult]: ...
     async def aall_flags(self, ctx: Any) -> dict[str, FlagResult]: ...

@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from posthog_web.events import EVENT_SET, EVENT_SET_ONCE, PROP_SET, PROP_SET_ONCE
@@ -98,6 +98,9 @@ class Tracker:
         self._groups = self._emitter.groups = RequestGroups(client, visitors)
         self._cookies = ResponseCookies(visitors, self.untracked)
         self._flags = FlagReader(client, visitors, self._emitter, self._groups)
+        #: One flag for a request's visitor (and its groups), at most once per request:
+        #: the reader's own method, as the request path's most frequent call.
+        self.feature_flag: Callable[[RequestContext, str, bool], FlagResult] = self._flags.get
         self._posthog_js = posthog_js_config(options, client)
         self._lock = threading.Lock()
         self._skipped: dict[str, int] = {}
@@ -352,10 +355,6 @@ class Tracker:
         self._emitter.alias(ctx, self._visitors.distinct_id(ctx), alias)
 
     # --- feature flags (web/flags.py) ------------------------------------------------
-
-    def feature_flag(self, ctx: RequestContext, key: str, send_event: bool = True) -> FlagResult:
-        """One flag for this request's visitor (and its groups), at most once per request."""
-        return self._flags.get(ctx, key, send_event)
 
     async def afeature_flag(
         self, ctx: RequestContext, key: str, send_event: bool = True
