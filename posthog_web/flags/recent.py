@@ -78,7 +78,7 @@ class RecentEvaluations(Generic[R]):
     """The last value of each (pure flag, distinct id) evaluated twice or more, bounded
     by starting over when full."""
 
-    __slots__ = ("_capacity", "_entries", "_readers")
+    __slots__ = ("_capacity", "_entries", "_kept", "_readers")
 
     def __init__(self, flags: Iterable[Flag] = (), capacity: int = 8192) -> None:
         self._capacity = capacity
@@ -92,13 +92,19 @@ class RecentEvaluations(Generic[R]):
             for flag in flags
             if flag.pure
         }
-        # None: seen once. Most visitors of a busy site read a flag on one page only, so
-        # the read properties are copied on the second evaluation, not the first.
-        self._entries: dict[tuple[str, str], _Entry[R] | None] = {}
+        # Per pure flag, per distinct id (None: seen once). Most visitors of a busy site
+        # read a flag on one page only, so the read properties are copied on the second
+        # evaluation, not the first. One dict per flag: a read builds no key tuple.
+        self._entries: dict[str, dict[str, _Entry[R] | None]] = {key: {} for key in self._readers}
+        # Visitors kept, over all flags (the bound).
+        self._kept = 0
 
     def get(self, key: str, distinct_id: str, person: Mapping[str, Any]) -> R | None:
         """The kept result, if the properties the flag reads are the same, else None."""
-        entry = self._entries.get((key, distinct_id))
+        visitors = self._entries.get(key)
+        if visitors is None:  # not a pure flag
+            return None
+        entry = visitors.get(distinct_id)
         if entry is None:
             return None
         read, same, kept, kept_types, result = entry
@@ -115,18 +121,21 @@ class RecentEvaluations(Generic[R]):
     def put(self, key: str, distinct_id: str, person: Mapping[str, Any], value: R) -> None:
         """Keep ``value``, a local evaluation of flag ``key``, for the next read (only
         a pure flag's, and only once the visitor was evaluated before)."""
-        if key not in self._readers:
+        visitors = self._entries.get(key)
+        if visitors is None:
             return
-        entries = self._entries
-        visitor = (key, distinct_id)
-        if visitor not in entries:
-            if len(entries) >= self._capacity:
-                entries.clear()  # a race only evaluates a flag twice
-            entries[visitor] = None
+        if distinct_id not in visitors:
+            if self._kept >= self._capacity:
+                # Start over (a race only evaluates a flag twice).
+                for each in self._entries.values():
+                    each.clear()
+                self._kept = 0
+            visitors[distinct_id] = None
+            self._kept += 1
             return
         reader = self._readers[key]
         if reader is None:
-            entries[visitor] = (None, None, None, None, value)
+            visitors[distinct_id] = (None, None, None, None, value)
             return
         read, same = reader
         try:
@@ -137,7 +146,7 @@ class RecentEvaluations(Generic[R]):
         types = tuple(map(type, values))
         if not _KEPT_TYPES.issuperset(types) or (float in types and 0.0 in values):
             return
-        entries[visitor] = (read, same, now, types[0] if same is _same_1 else types, value)
+        visitors[distinct_id] = (read, same, now, types[0] if same is _same_1 else types, value)
 
     def __len__(self) -> int:
-        return len(self._entries)
+        return sum(map(len, self._entries.values()))

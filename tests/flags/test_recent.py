@@ -178,7 +178,9 @@ def test_only_pure_flags_with_immutable_values_are_kept() -> None:
 def test_a_visitor_seen_once_costs_no_copy() -> None:
     made = evaluator()
     made.evaluate("exact-one", "user-1", {"n": "1"})
-    assert kept(made)._entries == {("exact-one", "user-1"): None}
+    entries = kept(made)._entries
+    assert entries["exact-one"] == {"user-1": None}
+    assert not any(visitors for key, visitors in entries.items() if key != "exact-one")
 
 
 def test_the_properties_a_flag_does_not_read_do_not_matter() -> None:
@@ -212,13 +214,25 @@ def test_full_starts_over() -> None:
     assert recent.get("exact-one", "user-0", {"n": "1"}) is None
 
 
+def test_the_bound_is_over_all_flags() -> None:
+    recent = RecentEvaluations(Definitions.from_json({"flags": FLAGS}).flags, capacity=2)
+    recent.put("exact-one", "user-0", {"n": "1"}, FlagResult("exact-one", "x"))
+    recent.put("exact-one", "user-0", {"n": "1"}, FlagResult("exact-one", "x"))
+    recent.put("two", "user-1", {"n": "1", "m": "-5"}, FlagResult("two", True))
+    assert len(recent) == 2
+    recent.put("two", "user-2", {"n": "1", "m": "-5"}, FlagResult("two", True))
+    # Full: every flag's visitors start over, not only the flag being kept.
+    assert len(recent) == 1
+    assert recent.get("exact-one", "user-0", {"n": "1"}) is None
+
+
 def test_an_entry_holds_the_shared_result_and_the_read_properties_only() -> None:
     made = evaluator()
     person = {"n": "1", "age": 3, "pro": True, "joined": datetime(2026, 1, 1)}
     results = {made.evaluate("exact-one", f"user-{i % 2}", person) for i in range(6)}
     assert len(results) == 1  # one result object per (flag, value) of a definitions set
     (result,) = results
-    assert kept(made)._entries[("exact-one", "user-1")][2:] == ("1", str, result)
+    assert kept(made)._entries["exact-one"]["user-1"][2:] == ("1", str, result)
 
 
 person_values = st.sampled_from(["1", "-0.0", 1, True, False, 1.0, 0.0, -0.0, None, 0, "x"])
