@@ -36,9 +36,10 @@ state lookup), ``engine only`` (the flags engine called in the view, nothing els
 properties and their encoding, no evaluation) and ``one flag via current()`` (the read
 through ``posthog_web.current()`` instead of ``request.state``), for the same visitor.
 
-``--base DIR``: also run the ``no flag`` variant against another copy of the package
-(``git archive <commit> posthog_web | tar -x -C DIR``), in alternating subprocesses, to
-show that a request reading no flag costs what it cost before the flags existed.
+``--base DIR``: also run the ``no flag`` variant (or those ``--base-variants`` names)
+against another copy of the package (``git archive <commit> posthog_web | tar -x -C
+DIR``), in 3 pairs of alternating subprocesses: that a request reading no flag costs
+what it cost before the flags existed, or what a change did to a flag read.
 """
 
 from __future__ import annotations
@@ -324,6 +325,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=None)
     parser.add_argument("--n", type=int, default=None)
     parser.add_argument("--base", default=None, help="a directory holding another posthog_web")
+    parser.add_argument(
+        "--base-variants",
+        nargs="+",
+        default=["no flag"],
+        help="the variants --base compares (what each adds to the no-flag page, in all)",
+    )
     parser.add_argument("--breakdown", action="store_true", help="time parts of a read alone")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--variants", nargs="+", default=["no flag"])
@@ -359,15 +366,33 @@ def main(argv: list[str] | None = None) -> int:
             )
         print(line)
     if args.base:
-        base_runs: list[float] = []
-        new_runs: list[float] = []
-        for _ in range(3):  # alternating processes: base, this tree
-            path = f"{args.base}{os.pathsep}{root}"
-            base_runs += _run_child(path, args.rounds, args.n, ["no flag"]).total("no flag")
-            new_runs += _run_child(root, args.rounds, args.n, ["no flag"]).total("no flag")
-        print(f"  no flag, base package {args.base}: {statistics.median(base_runs):7.1f}")
-        print(f"  no flag, this tree:                {statistics.median(new_runs):7.1f}")
+        _compare(args.base, root, args.rounds, args.n, args.base_variants)
     return 0
+
+
+def _compare(base_dir: str, root: str, rounds: int, n: int, variants: list[str]) -> None:
+    """The variants in 3 pairs of alternating processes: the package in ``base_dir``,
+    then this tree's (request and delivery, in all)."""
+    names = ["no flag", *(name for name in variants if name != "no flag")]
+    runs: dict[str, dict[str, list[float]]] = {"base": {}, "tree": {}}
+    for _ in range(3):
+        for which, path in (("base", f"{base_dir}{os.pathsep}{root}"), ("tree", root)):
+            samples = _run_child(path, rounds, n, names)
+            page = samples.total("no flag")
+            for name in names:
+                figures = page if name == "no flag" else _differences(page, samples.total(name))
+                runs[which].setdefault(name, []).extend(figures)
+    print(f"3 pairs of alternating processes, {base_dir} (base) and this tree, in all:")
+    for name in names:
+        base, tree = runs["base"][name], runs["tree"][name]
+        if name == "no flag":
+            figures = f"{statistics.median(base):7.1f} -> {statistics.median(tree):7.1f}"
+        else:
+            figures = (
+                f"{statistics.median(base):+7.1f} ({_quartiles(base)}) -> "
+                f"{statistics.median(tree):+7.1f} ({_quartiles(tree)})"
+            )
+        print(f"  {name:<28} {figures}")
 
 
 def _differences(base: list[float], variant: list[float]) -> list[float]:

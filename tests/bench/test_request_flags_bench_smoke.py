@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 import pytest
 
 from bench import request_flags_bench
@@ -17,3 +20,19 @@ def test_every_variant_runs() -> None:
         assert len(samples.request[name]) == len(samples.delivery[name]) == 1
         assert samples.request[name][0] > 0
         assert samples.total(name)[0] > samples.request[name][0]  # delivery counted
+
+
+def test_base_compares_the_named_variants(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    base = tmp_path / "base"
+    shutil.copytree(
+        Path(request_flags_bench.__file__).parents[1] / "posthog_web", base / "posthog_web"
+    )
+    argv = ["--rounds", "1", "--n", "3", "--base", str(base), "--base-variants", "one flag"]
+    assert request_flags_bench.main(argv) == 0
+    out = capsys.readouterr().out
+    assert f"{base} (base) and this tree" in out
+    compared = out.split("(base) and this tree", 1)[1].splitlines()
+    assert [line.split()[:2] for line in compared[1:3]] == [["no", "flag"], ["one", "flag"]]
+    assert "->" in compared[2]
