@@ -233,6 +233,69 @@ def _trimmed_mean(values: list[int]) -> float:
     return sum(kept) / len(kept) / 1000  # ns -> µs
 
 
+def flags_client(inbox: InboxProcess) -> Client:
+    """A client posting to ``inbox`` only on ``flush()``, with the bench's two flags."""
+    # The sender waits for flush(): it never runs while requests are timed.
+    client = Client(
+        scenarios.API_KEY, host=inbox.url, flush_interval=3600, flush_at=10**7,
+        max_queue_size=10**7,
+    )  # fmt: skip
+    if hasattr(client, "flags"):  # not in a --base tree from before the flags
+        client.flags.set_definitions(
+            {
+                "flags": [three_condition_flag(FLAG), SIMPLE_FLAG],
+                "group_type_mapping": {},
+                "cohorts": {},
+            }
+        )
+    return client
+
+
+#: Serves a shuffled plan of (variant, request) and gives each variant's ns per request.
+Serve = Callable[[list[tuple[str, Any]]], dict[str, list[int]]]
+
+
+def timed_rounds(
+    variants: list[str],
+    rounds: int,
+    requests: Callable[[str], list[Any]],
+    serve: Serve,
+    client: Client,
+    inbox: InboxProcess,
+) -> Samples:
+    """Each variant's request and delivery µs per request, one figure per round:
+    ``requests(name)`` builds a round's requests of a variant (before the clock starts),
+    ``serve`` times them."""
+    samples = Samples({name: [] for name in variants}, {name: [] for name in variants})
+    try:
+        for round_ in range(rounds + 1):  # the first round warms up
+            plan = [(name, request) for name in variants for request in requests(name)]
+            random.shuffle(plan)
+            client.flush(timeout=60)
+            inbox.clear()
+            gc.collect()
+            if round_ == 1:
+                gc.freeze()  # what the warm-up made lives on: not the requests' cost
+            spent = serve(plan)
+            client.flush(timeout=60)
+            order = list(variants)
+            random.shuffle(order)
+            delivery: dict[str, float] = {}
+            for name in order:
+                batch = requests(name)
+                serve([(name, request) for request in batch])
+                start_cpu = time.process_time()
+                client.flush(timeout=60)
+                delivery[name] = (time.process_time() - start_cpu) / len(batch) * 1e6
+            if round_:
+                for name in variants:
+                    samples.request[name].append(_trimmed_mean(spent[name]))
+                    samples.delivery[name].append(delivery[name])
+    finally:
+        gc.unfreeze()
+    return samples
+
+
 def measure(variants: list[str], rounds: int, n: int) -> Samples:
     """Each variant's request and delivery µs per request, one figure per round."""
     table = {
@@ -241,21 +304,8 @@ def measure(variants: list[str], rounds: int, n: int) -> Samples:
         **{name: (view, "same") for name, view in EXTRA_VIEWS.items()},
     }
     inbox = InboxProcess()
-    # The sender waits for flush(): it never runs while requests are timed.
-    client = Client(
-        scenarios.API_KEY, host=inbox.url, flush_interval=3600, flush_at=10**7,
-        max_queue_size=10**7,
-    )  # fmt: skip
-    if hasattr(client, "flags"):
-        client.flags.set_definitions(
-            {
-                "flags": [three_condition_flag(FLAG), SIMPLE_FLAG],
-                "group_type_mapping": {},
-                "cohorts": {},
-            }
-        )
+    client = flags_client(inbox)
     apps = {name: _app(client, table[name][0]) for name in variants}
-    samples = Samples({name: [] for name in variants}, {name: [] for name in variants})
     clock = time.perf_counter_ns
 
     async def serve(plan: list[tuple[str, dict[str, Any]]]) -> dict[str, list[int]]:
@@ -271,34 +321,18 @@ def measure(variants: list[str], rounds: int, n: int) -> Samples:
 
     loop = asyncio.new_event_loop()
     try:
-        for round_ in range(rounds + 1):  # the first round warms up
-            plan = [(name, scope) for name in variants for scope in _scopes(table[name][1], n)]
-            random.shuffle(plan)
-            client.flush(timeout=60)
-            inbox.clear()
-            gc.collect()
-            if round_ == 1:
-                gc.freeze()  # what the warm-up made lives on: not the requests' cost
-            spent = loop.run_until_complete(serve(plan))
-            client.flush(timeout=60)
-            order = list(variants)
-            random.shuffle(order)
-            delivery: dict[str, float] = {}
-            for name in order:
-                loop.run_until_complete(serve([(name, s) for s in _scopes(table[name][1], n)]))
-                start_cpu = time.process_time()
-                client.flush(timeout=60)
-                delivery[name] = (time.process_time() - start_cpu) / n * 1e6
-            if round_:
-                for name in variants:
-                    samples.request[name].append(_trimmed_mean(spent[name]))
-                    samples.delivery[name].append(delivery[name])
+        return timed_rounds(
+            variants,
+            rounds,
+            lambda name: _scopes(table[name][1], n),
+            lambda plan: loop.run_until_complete(serve(plan)),
+            client,
+            inbox,
+        )
     finally:
-        gc.unfreeze()
         loop.close()
         client.shutdown(timeout=5)
         inbox.close()
-    return samples
 
 
 def _child(args: argparse.Namespace) -> int:
@@ -351,23 +385,28 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{head}  {'delivery':>6}  total")
     for name in names:
         base = "no flag, new visitor" if name.endswith("new visitor") else "no flag"
-        line = (
-            f"  {name:<28} {statistics.median(samples.request[name]):8.1f}"
-            f" {statistics.median(samples.delivery[name]):9.1f}"
-        )
-        if name != base:
-            request = _differences(samples.request[base], samples.request[name])
-            delivery = _differences(samples.delivery[base], samples.delivery[name])
-            total = _differences(samples.total(base), samples.total(name))
-            line += (
-                f"   {statistics.median(request):+6.1f} ({_quartiles(request)})"
-                f"  {statistics.median(delivery):+6.1f}  {statistics.median(total):+6.1f}"
-                f" ({_quartiles(total)})"
-            )
-        print(line)
+        print(report_line(samples, name, base))
     if args.base:
         _compare(args.base, root, args.rounds, args.n, args.base_variants)
     return 0
+
+
+def report_line(samples: Samples, name: str, base: str, width: int = 28) -> str:
+    """``name``'s medians and, unless it is ``base``, what it adds to ``base``."""
+    line = (
+        f"  {name:<{width}} {statistics.median(samples.request[name]):8.1f}"
+        f" {statistics.median(samples.delivery[name]):9.1f}"
+    )
+    if name == base:
+        return line
+    request = _differences(samples.request[base], samples.request[name])
+    delivery = _differences(samples.delivery[base], samples.delivery[name])
+    total = _differences(samples.total(base), samples.total(name))
+    return (
+        f"{line}   {statistics.median(request):+6.1f} ({_quartiles(request)})"
+        f"  {statistics.median(delivery):+6.1f}  {statistics.median(total):+6.1f}"
+        f" ({_quartiles(total)})"
+    )
 
 
 def _compare(base_dir: str, root: str, rounds: int, n: int, variants: list[str]) -> None:

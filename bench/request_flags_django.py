@@ -1,0 +1,202 @@
+"""What one feature flag read adds to a Django page: ``request.posthog.get_feature_flag``.
+
+``.venv/bin/python -m bench.request_flags_django [--quick]``: bench/request_flags_bench.py's
+method (interleaved variants, each request timed alone, then each variant's delivery)
+on Django's WSGI handler called directly: posthog-web's middleware behind a stand-in for
+Django's authentication middleware (a logged-in user with bench/request_flags_bench.py's
+4 person properties, no database) and the product page with a live posthog-js cookie,
+one visitor request after request. ``request.posthog`` is a plain attribute of the
+request, so this is the read's own cost with no framework lookup in it (the Starlette
+bench's ``request.state`` has one).
+
+Variants (one URL pattern, the view does what the path names): ``no flag``, ``one
+rollout flag``, ``one flag`` (the 3-condition flag of bench/flags_bench.py) and
+``distinct id only`` (``request.posthog.distinct_id``: the user, and its person
+properties, read in the view instead of when the page view is built, as a flag read
+does).
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import django
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+from django.test.utils import override_settings
+from django.urls import path
+
+from bench import django_app, scenarios
+from bench.asgi_app import PAGE
+from bench.inbox_process import InboxProcess
+from bench.request_flags_bench import (
+    FLAG,
+    PERSON,
+    SIMPLE,
+    Samples,
+    flags_client,
+    report_line,
+    timed_rounds,
+)
+
+
+class _User:
+    """A logged-in user as Django's authentication middleware leaves it."""
+
+    pk = 42
+    is_authenticated = True
+    is_anonymous = False
+
+
+_SAME_USER = _User()
+
+
+class BenchAuthenticationMiddleware:
+    """Django's ``AuthenticationMiddleware`` without its session lookup: the same user."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        request.user = _SAME_USER  # type: ignore[assignment]
+        return self.get_response(request)
+
+
+def person_properties(user: Any) -> dict[str, Any]:
+    return PERSON
+
+
+#: The value each flag read last (a read the guard swallowed gives None).
+VALUES: dict[str, bool | str | None] = {}
+
+
+def _flag(key: str) -> Callable[[HttpRequest], None]:
+    def read(request: HttpRequest) -> None:
+        VALUES[key] = request.posthog.get_feature_flag(key)  # type: ignore[attr-defined]
+
+    return read
+
+
+def _distinct_id(request: HttpRequest) -> None:
+    request.posthog.distinct_id  # type: ignore[attr-defined]  # noqa: B018
+
+
+#: Variant name -> what its page does before answering (None: nothing).
+VARIANTS: dict[str, Callable[[HttpRequest], None] | None] = {
+    "no flag": None,
+    "one rollout flag": _flag(SIMPLE),
+    "one flag": _flag(FLAG),
+    "distinct id only": _distinct_id,
+}
+#: The flag each variant reads.
+FLAGS_READ = {"one rollout flag": SIMPLE, "one flag": FLAG}
+_SLUGS = {name: f"v{index}" for index, name in enumerate(VARIANTS)}
+_DOES = {_SLUGS[name]: does for name, does in VARIANTS.items()}
+
+
+def product(request: HttpRequest, variant: str, product_id: int) -> HttpResponse:
+    does = _DOES[variant]
+    if does is not None:
+        does(request)
+    return HttpResponse(PAGE)
+
+
+urlpatterns = [path("products/<str:variant>/<int:product_id>", product)]
+
+_MIDDLEWARE = [
+    "bench.request_flags_django.BenchAuthenticationMiddleware",
+    "posthog_web.django.PostHogMiddleware",
+]
+
+
+@contextmanager
+def _django(client: Any) -> Iterator[None]:
+    if not settings.configured:
+        settings.configure(**django_app.STANDALONE)
+        django.setup()
+    with override_settings(
+        ROOT_URLCONF=__name__,
+        ALLOWED_HOSTS=[scenarios.HOST],
+        MIDDLEWARE=_MIDDLEWARE,
+        POSTHOG_WEB={"CLIENT": client, "PERSON_PROPERTIES": person_properties},
+    ):
+        yield
+
+
+def _start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+    return None
+
+
+def measure(variants: list[str], rounds: int, n: int) -> Samples:
+    """Each variant's request and delivery µs per request, one figure per round."""
+    from django.core.handlers.wsgi import WSGIHandler
+
+    inbox = InboxProcess()
+    client = flags_client(inbox)
+    try:
+        with _django(client):
+            handler = WSGIHandler()
+            template = scenarios.wsgi_environ(scenarios.build("page"))
+            environs = {
+                name: {**template, "PATH_INFO": f"/products/{_SLUGS[name]}/42"} for name in variants
+            }
+            clock = time.perf_counter_ns
+
+            def serve(plan: list[tuple[str, dict[str, Any]]]) -> dict[str, list[int]]:
+                spent: dict[str, list[int]] = {name: [] for name in variants}
+                for name, environ in plan:
+                    environ = environ.copy()
+                    environ["wsgi.input"] = io.BytesIO(b"")
+                    start = clock()
+                    response = handler(environ, _start_response)
+                    for _chunk in response:
+                        pass
+                    response.close()
+                    spent[name].append(clock() - start)
+                    if response.status_code != 200:
+                        raise RuntimeError(f"{name}: HTTP {response.status_code}")
+                return spent
+
+            VALUES.clear()
+            samples = timed_rounds(
+                variants, rounds, lambda name: [environs[name]] * n, serve, client, inbox
+            )
+            unread = [
+                key
+                for name in variants
+                if (key := FLAGS_READ.get(name)) and VALUES.get(key) is None
+            ]
+            if unread:  # a broken read would be timed as a cheap one
+                raise RuntimeError(f"flags not evaluated: {unread}")
+            return samples
+    finally:
+        client.shutdown(timeout=5)
+        inbox.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--rounds", type=int, default=None)
+    parser.add_argument("--n", type=int, default=None)
+    args = parser.parse_args(argv)
+    rounds = args.rounds or (5 if args.quick else 15)
+    n = args.n or (300 if args.quick else 1000)
+    names = list(VARIANTS)
+    samples = measure(names, rounds, n)
+    print(f"Django, {rounds} rounds x {n} requests of each variant, interleaved; µs per")
+    print("request (median of rounds), and what each adds to the no-flag page (median of")
+    print("the paired rounds, quartiles):")
+    print(f"  {'':<18} {'request':>8} {'delivery':>9}   {'adds: request':>24}  delivery  total")
+    for name in names:
+        print(report_line(samples, name, "no flag", width=18))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
