@@ -39,7 +39,7 @@ class RequestFlags:
     the request changes the visitor, and the results are then forgotten.
     """
 
-    __slots__ = ("_properties", "_properties_of", "all_evaluated", "distinct_id", "read", "results")
+    __slots__ = ("_properties", "all_evaluated", "distinct_id", "read", "results")
 
     def __init__(self, distinct_id: str) -> None:
         self.distinct_id = distinct_id
@@ -48,10 +48,7 @@ class RequestFlags:
         self.read: dict[str, FlagResult] = {}
         # evaluate_all ran locally (True) or also remotely ("remote") for this visitor.
         self.all_evaluated: bool | str = False
-        # The event properties, built for the first _properties_of flags read (only
-        # ever added to, so the count tells them apart).
         self._properties: dict[str, Any] | None = None
-        self._properties_of = 0
 
     def forget(self, distinct_id: str) -> None:
         """Start over for another visitor (the request's identity changed)."""
@@ -63,15 +60,17 @@ class RequestFlags:
 
     def mark_read(self, key: str, result: FlagResult) -> None:
         """Remember that the app read ``key`` (``result``, its value, goes on later events)."""
-        self.read.setdefault(key, result)
+        if key not in self.read:
+            self.read[key] = result
+            self._properties = None
 
     def event_properties(self) -> dict[str, Any]:
         """``$feature/<key>`` for each flag read with a value, and ``$active_feature_flags``
         (the enabled ones, sorted), as PostHog's experiments read them. Shared by the
         events of the request (and, for one flag, of every request): read, never change."""
         props = self._properties
-        read = self.read
-        if props is None or self._properties_of != len(read):
+        if props is None:
+            read = self.read
             if len(read) == 1:  # the usual request: its properties are built once a process
                 (result,) = read.values()
                 props = _ONE_FLAG.get((result.key, result.value))
@@ -80,7 +79,6 @@ class RequestFlags:
             else:
                 props = _properties(read.values())
             self._properties = props
-            self._properties_of = len(read)
         return props
 
 
