@@ -103,6 +103,23 @@ def test_one_identify_per_browser_whichever_worker_serves_it(
     assert [e["$set"]["email"] for e in identifies] == ["ada@example.com", "ada@lovelace.example"]
 
 
+def test_a_relogin_with_the_same_properties_sends_no_second_identify(
+    posthog: Harness, client: Client, ada: User
+) -> None:
+    # The logout rotates the cookie (its identify tag goes); this worker's memory of the
+    # properties it sent for Ada still spares the second $identify.
+    log_in(client, "ada", "pw-ada")
+    client.get("/")
+    client.post("/logout/")
+    log_in(client, "ada", "pw-ada")
+    client.get("/")
+    assert len(posthog.events("$identify")) == 1
+    conf.reset()  # another worker: it never sent Ada's properties
+    client.post("/logout/")
+    log_in(client, "ada", "pw-ada")
+    assert len(posthog.events("$identify")) == 2
+
+
 def test_logged_in_events_use_the_user_id(posthog: Harness, client: Client, ada: User) -> None:
     client.force_login(ada)
     response = client.post("/buy/")

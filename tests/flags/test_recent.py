@@ -197,6 +197,27 @@ def test_the_properties_a_flag_does_not_read_do_not_matter() -> None:
     assert recent.get("two", "user-1", {"n": "1"}) is None  # a read property went missing
 
 
+class _NoEquality(str):
+    """A value whose comparison raises (as a numpy array's truth value does)."""
+
+    def __eq__(self, other: object) -> bool:
+        raise ValueError("compared")
+
+    __hash__ = str.__hash__
+
+
+def test_a_value_of_another_type_is_never_compared() -> None:
+    made = evaluator()
+    for _ in range(2):  # kept from the second evaluation on
+        made.evaluate("exact-one", "user-1", {"n": "1"})
+        made.evaluate("two", "user-1", {"n": "1", "m": "-5"})
+    recent = kept(made)
+    assert recent.get("exact-one", "user-1", {"n": _NoEquality("1")}) is None
+    assert recent.get("two", "user-1", {"n": "1", "m": _NoEquality("-5")}) is None
+    assert recent.get("two", "user-1", {"n": 1, "m": "-5"}) is None  # 1 == "1" is False anyway
+    assert value(recent.get("two", "user-1", {"n": "1", "m": "-5"})) is True
+
+
 def test_a_missing_property_is_never_reused() -> None:
     made = evaluator()
     for person in ({}, {}, {"a": 1}, {}):
