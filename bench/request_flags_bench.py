@@ -1,6 +1,6 @@
 """What reading a feature flag adds to a request, and what a request that reads none pays.
 
-``.venv/bin/python -m bench.request_flags_bench [--quick] [--breakdown] [--base DIR]``
+``.venv/bin/python -m bench.request_flags_bench [--quick] [--breakdown] [--fastapi] [--base DIR]``
 
 In-process, like bench/requests_bench.py: the Starlette product page of bench/asgi_app.py
 behind PostHogMiddleware, the collector frozen after the warm-up. Variants differ only
@@ -36,6 +36,10 @@ state lookup), ``engine only`` (the flags engine called in the view, nothing els
 properties and their encoding, no evaluation) and ``one flag via current()`` (the read
 through ``posthog_web.current()`` instead of ``request.state``), for the same visitor.
 
+``--fastapi``: also ``FastAPI: no flag`` and ``FastAPI: one flag``, the same page as a
+FastAPI endpoint that takes the helper from the ``PostHog`` dependency (both declare it,
+so FastAPI's dependency work is in both, and the difference is the read).
+
 ``--base DIR``: also run the ``no flag`` variant (or those ``--base-variants`` names)
 against another copy of the package (``git archive <commit> posthog_web | tar -x -C
 DIR``), in 3 pairs of alternating subprocesses: that a request reading no flag costs
@@ -60,6 +64,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from fastapi import FastAPI
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
@@ -71,6 +76,7 @@ from bench.flags_bench import three_condition_flag
 from bench.inbox_process import InboxProcess
 from posthog_web import Client, current
 from posthog_web.asgi import PostHogMiddleware
+from posthog_web.fastapi import PostHog
 from posthog_web.flags.results import FlagResult
 from posthog_web.web.request_flags import RequestFlags
 
@@ -155,6 +161,25 @@ async def _flag_via_current(request: Request) -> Response:
     return HTMLResponse(PAGE)
 
 
+#: The value the FastAPI read gave last (the dependency's no-op helper would give None).
+FASTAPI_VALUES: dict[str, bool | str | None] = {}
+
+
+async def _fastapi_page(posthog: PostHog, product_id: int) -> HTMLResponse:
+    return HTMLResponse(PAGE)
+
+
+async def _fastapi_page_with_flag(posthog: PostHog, product_id: int) -> HTMLResponse:
+    FASTAPI_VALUES[FLAG] = posthog.get_feature_flag(FLAG)
+    return HTMLResponse(PAGE)
+
+
+#: ``--fastapi``: the page as a FastAPI endpoint, with and without the read.
+FASTAPI_VIEWS: dict[str, Callable[..., Any]] = {
+    "FastAPI: no flag": _fastapi_page,
+    "FastAPI: one flag": _fastapi_page_with_flag,
+}
+
 #: ``--breakdown``: parts of the one-flag read, each alone.
 BREAKDOWN_VIEWS: dict[str, Callable[..., Any]] = {
     "helper only": _helper_only,
@@ -167,10 +192,14 @@ EXTRA_VIEWS: dict[str, Callable[..., Any]] = {}
 
 
 def _app(client: Client, view: Callable[..., Any]) -> Any:
-    routes = [Route("/products/{product_id:int}", view)]
+    if view in FASTAPI_VIEWS.values():
+        app: Any = FastAPI()
+        app.add_api_route("/products/{product_id}", view, methods=["GET"])
+    else:
+        app = Starlette(routes=[Route("/products/{product_id:int}", view)])
     return _Auth(
         PostHogMiddleware(
-            Starlette(routes=routes),
+            app,
             client=client,
             secret_key=scenarios.SECRET,
             person_properties=lambda user: PERSON,
@@ -302,7 +331,9 @@ def measure(variants: list[str], rounds: int, n: int) -> Samples:
         **VARIANTS,
         **{name: (view, "same") for name, view in BREAKDOWN_VIEWS.items()},
         **{name: (view, "same") for name, view in EXTRA_VIEWS.items()},
+        **{name: (view, "same") for name, view in FASTAPI_VIEWS.items()},
     }
+    FASTAPI_VALUES.clear()
     inbox = InboxProcess()
     client = flags_client(inbox)
     apps = {name: _app(client, table[name][0]) for name in variants}
@@ -366,6 +397,9 @@ def main(argv: list[str] | None = None) -> int:
         help="the variants --base compares (what each adds to the no-flag page, in all)",
     )
     parser.add_argument("--breakdown", action="store_true", help="time parts of a read alone")
+    parser.add_argument(
+        "--fastapi", action="store_true", help="also the page as a FastAPI endpoint"
+    )
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--variants", nargs="+", default=["no flag"])
     args = parser.parse_args(argv)
@@ -377,7 +411,11 @@ def main(argv: list[str] | None = None) -> int:
     names = list(VARIANTS)
     if args.breakdown:
         names += list(BREAKDOWN_VIEWS)
+    if args.fastapi:
+        names += list(FASTAPI_VIEWS)
     samples = measure(names, args.rounds, args.n)
+    if args.fastapi and FASTAPI_VALUES.get(FLAG) is None:  # a no-op read would look cheap
+        raise RuntimeError("the FastAPI endpoint's flag read gave no value")
     print(f"{args.rounds} rounds x {args.n} requests of each variant, interleaved; µs per")
     print("request (median of rounds), and what each adds to the no-flag page of its traffic")
     print("(median of the paired rounds, quartiles):")
@@ -385,6 +423,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{head}  {'delivery':>6}  total")
     for name in names:
         base = "no flag, new visitor" if name.endswith("new visitor") else "no flag"
+        if name in FASTAPI_VIEWS:
+            base = "FastAPI: no flag"
         print(report_line(samples, name, base))
     if args.base:
         _compare(args.base, root, args.rounds, args.n, args.base_variants)

@@ -36,3 +36,16 @@ def test_base_compares_the_named_variants(
     compared = out.split("(base) and this tree", 1)[1].splitlines()
     assert [line.split()[:2] for line in compared[1:3]] == [["no", "flag"], ["one", "flag"]]
     assert "->" in compared[2]
+
+
+def test_fastapi_reads_the_flag_through_the_dependency(capsys: pytest.CaptureFixture[str]) -> None:
+    assert request_flags_bench.main(["--rounds", "1", "--n", "5", "--fastapi"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    [read] = [line for line in lines if line.strip().startswith("FastAPI: one flag")]
+    assert "(" in read  # what it adds to the FastAPI no-flag page, with quartiles
+    # The request's own helper answered (the dependency's no-op helper gives None).
+    assert request_flags_bench.FASTAPI_VALUES[request_flags_bench.FLAG] in {
+        "control",
+        "test",
+        "other",
+    }
