@@ -91,15 +91,9 @@ class FlagReader:
 
     def get(self, ctx: RequestContext, key: str, send_event: bool = True) -> FlagResult:
         """One flag for this request's visitor (and its groups), at most once per request."""
-        # The request path's one flag read: kept flat (no FlagSubject, see subject(); the
-        # steps of _state() and _report() written in place), as on the request path,
-        # where this code runs cold, a call costs about what one of those steps does.
-        distinct_id = self._visitors.distinct_id(ctx)
-        state = ctx.flags
-        if state is None:
-            state = ctx.flags = RequestFlags(distinct_id)
-        elif state.distinct_id != distinct_id:
-            state.forget(distinct_id)
+        # The request path's one flag read: kept flat (no FlagSubject, see subject()).
+        state = self._state(ctx)
+        distinct_id = state.distinct_id
         results = state.results
         result = results.get(key)
         if result is None:
@@ -135,11 +129,8 @@ class FlagReader:
                 )
             results[key] = result
         state.mark_read(key, result)
-        if send_event:  # _report()'s work
-            groups = ctx.groups or _EMPTY  # resolved by the evaluation (or an earlier one)
-            # The client's own dedupe table, shared with its methods: one per process.
-            if self._client._called.first_time(distinct_id, key, result.value, groups):
-                self._send_called(ctx, result, groups)
+        if send_event:
+            self._report(ctx, distinct_id, result)
         return result
 
     async def aget(self, ctx: RequestContext, key: str, send_event: bool = True) -> FlagResult:
@@ -270,13 +261,11 @@ class FlagReader:
     def _report(self, ctx: RequestContext, distinct_id: str, result: FlagResult) -> None:
         # $feature_flag_called once per (distinct id, flag, value, groups) per process.
         groups = ctx.groups or _EMPTY  # resolved by the evaluation (or an earlier one)
+        # The client's own dedupe table, shared with its methods: one per process.
         if self._client._called.first_time(distinct_id, result.key, result.value, groups):
-            self._send_called(ctx, result, groups)
-
-    def _send_called(self, ctx: RequestContext, result: FlagResult, groups: Groups) -> None:
-        # A read never loses its value because its event could not go (sync mode).
-        with guarded("$feature_flag_called"):
-            self._emitter.capture(ctx, EVENT_FLAG_CALLED, called_properties(result, groups))
+            # A read never loses its value because its event could not go (sync mode).
+            with guarded("$feature_flag_called"):
+                self._emitter.capture(ctx, EVENT_FLAG_CALLED, called_properties(result, groups))
 
     @staticmethod
     def _store_all(state: RequestFlags, results: dict[str, FlagResult], how: bool | str) -> None:
