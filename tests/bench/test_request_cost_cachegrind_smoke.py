@@ -8,6 +8,7 @@ import pytest
 
 from bench import request_cost_cachegrind, request_flags_django
 from bench.request_cost_cachegrind import Counts, parse_summary
+from bench.request_flags_bench import FLAG
 
 # A real cachegrind summary (valgrind 3.19, ``--cache-sim=yes``), as it ends stderr.
 SUMMARY = """\
@@ -54,7 +55,9 @@ def test_the_counted_requests_read_the_flag(django_db_blocker: Any) -> None:
     with django_db_blocker.unblock():  # see test_request_flags_django_smoke.py
         request_cost_cachegrind.serve("one flag", 3, warm_up=1, then=lambda: done.append(1))
     assert done == [1]  # where the counted subprocess exits
-    assert request_flags_django.VALUES[request_flags_django.FLAG] in {"control", "test", "other"}
+    value = request_flags_django.VALUES[FLAG]
+    assert isinstance(value, str)
+    assert value in {"control", "test", "other"}
 
 
 def test_an_unknown_variant_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
