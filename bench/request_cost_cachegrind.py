@@ -94,29 +94,22 @@ def serve(
     try:
         with django_bench._django(client):
             handler = WSGIHandler()
-            environ = {
-                **scenarios.wsgi_environ(scenarios.build("page")),
-                "PATH_INFO": f"/products/{django_bench._SLUGS[variant]}/42",
-            }
+            environ = django_bench.variant_environ(
+                scenarios.wsgi_environ(scenarios.build("page")), variant
+            )
 
             def requests(count: int) -> None:
                 for _ in range(count):
                     each = environ.copy()
                     each["wsgi.input"] = io.BytesIO(b"")
-                    response = handler(each, django_bench._start_response)
-                    for _chunk in response:
-                        pass
-                    response.close()
-                    if response.status_code != 200:
-                        raise RuntimeError(f"{variant}: HTTP {response.status_code}")
+                    if (status := django_bench.respond(handler, each)) != 200:
+                        raise RuntimeError(f"{variant}: HTTP {status}")
 
             requests(warm_up)
             gc.collect()
             gc.freeze()  # as the timing bench: what the warm-up made is not the requests'
             requests(n)
-            key = django_bench.FLAGS_READ.get(variant)
-            if key is not None and django_bench.VALUES.get(key) is None:
-                raise RuntimeError(f"{variant}: flag not evaluated")  # a broken read is cheap
+            django_bench.check_reads([variant])
             if then is not None:
                 then()
     finally:

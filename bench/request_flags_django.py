@@ -177,6 +177,29 @@ def _start_response(status: str, headers: list[tuple[str, str]], exc_info: Any =
     return None
 
 
+def variant_environ(template: dict[str, Any], name: str) -> dict[str, Any]:
+    """``template`` (a WSGI environ) for variant ``name``'s page."""
+    return {**template, "PATH_INFO": f"/products/{_SLUGS[name]}/42"}
+
+
+def respond(handler: Any, environ: dict[str, Any]) -> int:
+    """One request through Django's WSGI ``handler``, its body read; its status."""
+    response = handler(environ, _start_response)
+    for _chunk in response:
+        pass
+    response.close()
+    status: int = response.status_code
+    return status
+
+
+def check_reads(variants: list[str]) -> None:
+    """Raise unless each variant that reads a flag got its value (a broken read would be
+    measured as a cheap one)."""
+    unread = [key for name in variants if (key := FLAGS_READ.get(name)) and VALUES.get(key) is None]
+    if unread:
+        raise RuntimeError(f"flags not evaluated: {unread}")
+
+
 def measure(variants: list[str], rounds: int, n: int) -> Samples:
     """Each variant's request and delivery µs per request, one figure per round."""
     from django.core.handlers.wsgi import WSGIHandler
@@ -187,9 +210,7 @@ def measure(variants: list[str], rounds: int, n: int) -> Samples:
         with _django(client):
             handler = WSGIHandler()
             template = scenarios.wsgi_environ(scenarios.build("page"))
-            environs = {
-                name: {**template, "PATH_INFO": f"/products/{_SLUGS[name]}/42"} for name in variants
-            }
+            environs = {name: variant_environ(template, name) for name in variants}
             clock = time.perf_counter_ns
 
             def serve(plan: list[tuple[str, dict[str, Any]]]) -> dict[str, list[int]]:
@@ -198,26 +219,17 @@ def measure(variants: list[str], rounds: int, n: int) -> Samples:
                     environ = environ.copy()
                     environ["wsgi.input"] = io.BytesIO(b"")
                     start = clock()
-                    response = handler(environ, _start_response)
-                    for _chunk in response:
-                        pass
-                    response.close()
+                    status = respond(handler, environ)
                     spent[name].append(clock() - start)
-                    if response.status_code != 200:
-                        raise RuntimeError(f"{name}: HTTP {response.status_code}")
+                    if status != 200:
+                        raise RuntimeError(f"{name}: HTTP {status}")
                 return spent
 
             VALUES.clear()
             samples = timed_rounds(
                 variants, rounds, lambda name: [environs[name]] * n, serve, client, inbox
             )
-            unread = [
-                key
-                for name in variants
-                if (key := FLAGS_READ.get(name)) and VALUES.get(key) is None
-            ]
-            if unread:  # a broken read would be timed as a cheap one
-                raise RuntimeError(f"flags not evaluated: {unread}")
+            check_reads(variants)
             return samples
     finally:
         client.shutdown(timeout=5)
