@@ -22,6 +22,9 @@ app.conf.update(
     broker_transport_options={
         "data_folder_in": os.path.join(_dir, "out"),
         "data_folder_out": os.path.join(_dir, "out"),
+        # Kombu's default is ./control: the worker's broadcast mailboxes stay in the test's
+        # directory, not the working tree.
+        "control_folder": os.path.join(_dir, "control"),
     },
     task_ignore_result=True,
     worker_hijack_root_logger=False,

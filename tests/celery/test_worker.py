@@ -73,6 +73,8 @@ def _run_worker(
                 worker.kill()
                 worker.wait(timeout=10)
     assert worker.returncode == 0, log_path.read_text()
+    # The broker's mailboxes are in its own directory, not in the working tree.
+    assert (Path(env["POSTHOG_TEST_BROKER_DIR"]) / "control").is_dir()
 
 
 def test_task_published_in_a_request_runs_on_the_visitor(
