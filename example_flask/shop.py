@@ -14,7 +14,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-import flask_login
+import flask_login  # type: ignore[import-untyped]  # no types shipped
 from flask import Flask, abort, g, jsonify, redirect, render_template, request, send_from_directory
 from flask.typing import ResponseReturnValue
 

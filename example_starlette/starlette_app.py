@@ -19,7 +19,7 @@ from starlette.middleware import Middleware
 from starlette.middleware.authentication import AuthenticationMiddleware
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
-from starlette.routing import Mount, Route
+from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from example_starlette import common
@@ -105,7 +105,7 @@ async def dashboard(request: Request) -> Response:
 
 posthog_client = common.make_client()
 
-routes = [
+routes: list[BaseRoute] = [
     Route("/", home, name="home"),
     Route("/pricing", pricing, name="pricing"),
     Route("/products/{product_id:int}", product, name="product"),

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import Any, TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from posthog_web.client import Client
 from posthog_web.delivery import recorder as recording
@@ -28,6 +28,11 @@ from posthog_web.web.helper import NoopHelper, RequestHelper, bind, unbind
 from posthog_web.web.responses import StartedResponse, end_response, start_response
 from posthog_web.web.setup import middleware_client, tracker_options
 from posthog_web.web.tracker import Tracker
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+    from posthog_web.web.option_args import TrackerOptionArgs
 
 __all__ = ["BODY_KEY", "HELPER_KEY", "ROUTE_KEY", "UNKNOWN", "PostHogMiddleware", "request_view"]
 
@@ -96,7 +101,7 @@ class PostHogMiddleware:
         secret_key: str | None = None,
         distinct_id: Callable[[Environ], str | None] | None = None,
         person_properties: Callable[[Environ], Mapping[str, Any] | None] | None = None,
-        **options: Any,
+        **options: Unpack[TrackerOptionArgs],
     ) -> None:
         self._options = tracker_options(
             "PostHogMiddleware",

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from posthog_web.asgi.exchange import Exchange, run_skipped
 from posthog_web.asgi.groups import GroupsFn
@@ -22,6 +22,11 @@ from posthog_web.web.fallback import recording_only_client
 from posthog_web.web.setup import middleware_client
 from posthog_web.web.setup import tracker_options as shared_tracker_options
 from posthog_web.web.tracker import Tracker
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+    from posthog_web.web.option_args import TrackerOptionArgs
 
 __all__ = ["PostHogMiddleware"]
 
@@ -73,7 +78,7 @@ class PostHogMiddleware:
         groups: GroupsFn | None = None,
         secret_key: str | None = None,
         flush_timeout: float = 5.0,
-        **options: Any,
+        **options: Unpack[TrackerOptionArgs],
     ) -> None:
         tracker_options = self._tracker_options = shared_tracker_options(
             "PostHogMiddleware",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from posthog_web.client import DEFAULT_HOST, Client
@@ -24,7 +25,7 @@ _TRACKER_OPTION_NAMES = frozenset(f.name for f in dataclasses.fields(TrackerOpti
 
 def tracker_options(
     name: str,
-    options: dict[str, Any],
+    options: Mapping[str, Any],
     *,
     api_key: str | None,
     client: Client | None,
