@@ -7,6 +7,8 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from posthog_web.django import PostHogHttpRequest
+
 PRODUCTS = {
     1: {"pk": 1, "name": "Hedgehog mug", "price": 12},
     2: {"pk": 2, "name": "Hedgehog hoodie", "price": 49},
@@ -29,21 +31,21 @@ def _product(pk: int) -> dict[str, object]:
         raise Http404("no such product") from None
 
 
-def product(request: HttpRequest, pk: int) -> HttpResponse:
+def product(request: PostHogHttpRequest, pk: int) -> HttpResponse:
     item = _product(pk)
     # Add a property to the automatic page view (its title stays the page's <title>, as
     # posthog-js would send it); the rules still decide, so a bot or a prefetch records
     # nothing. request.posthog.page() would force a page view instead.
-    request.posthog.pageview_properties(properties={"product_id": pk})  # type: ignore[attr-defined]
+    request.posthog.pageview_properties(properties={"product_id": pk})
     return render(
         request, "shop/product.html", {"product": item, "bought": "bought" in request.GET}
     )
 
 
 @require_POST
-def buy(request: HttpRequest, pk: int) -> HttpResponse:
+def buy(request: PostHogHttpRequest, pk: int) -> HttpResponse:
     item = _product(pk)
-    request.posthog.capture(  # type: ignore[attr-defined]
+    request.posthog.capture(
         "purchase_completed",
         {
             "product_id": pk,
@@ -60,9 +62,9 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     return render(request, "shop/dashboard.html")
 
 
-def api_products(request: HttpRequest) -> JsonResponse:
+def api_products(request: PostHogHttpRequest) -> JsonResponse:
     # What a mobile app calls when it shows its product list: a $screen, not a $pageview.
-    request.posthog.screen("Products", {"count": len(PRODUCTS)})  # type: ignore[attr-defined]
+    request.posthog.screen("Products", {"count": len(PRODUCTS)})
     return JsonResponse(list(PRODUCTS.values()), safe=False)
 
 

@@ -139,3 +139,22 @@ def test_a_broken_start_still_gives_request_posthog(
     assert response.status_code == 200
     assert response.json() == {"distinct_id": ""}
     assert "request start failed" in caplog.text
+
+
+def test_a_view_annotated_with_the_typed_request_gets_the_helper(posthog: Harness) -> None:
+    from posthog_web.django import PostHogHttpRequest
+    from posthog_web.web.helper import RequestHelper
+
+    assert issubclass(PostHogHttpRequest, HttpRequest)
+    assert PostHogHttpRequest.__annotations__ == {"posthog": "RequestHelper"}
+    seen: list[object] = []
+
+    def view(request: PostHogHttpRequest) -> HttpResponse:
+        seen.append(request.posthog)
+        request.posthog.capture("typed view")
+        return HttpResponse("<p>x</p>")
+
+    PostHogMiddleware(view)(RequestFactory().get("/"))
+    assert len(seen) == 1
+    assert isinstance(seen[0], RequestHelper)
+    assert len(posthog.events("typed view")) == 1
