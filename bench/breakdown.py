@@ -13,6 +13,7 @@ functions several times over on this path; this does not.
 from __future__ import annotations
 
 import argparse
+import functools
 import gc
 import statistics
 import sys
@@ -115,7 +116,7 @@ def measure(framework: str, scenario: str, rounds: int, n: int) -> list[tuple[st
         template = harness.prepare(scenarios.build(scenario))
         harness.run("posthog_web", template, 50)  # Starlette builds its stack on first use
         tracker = _tracker(harness, framework)
-        no_send = [(type(client), "enqueue", lambda self, event: None)]
+        no_send: list[Patch] = [(type(client), "enqueue", lambda self, event: None)]
 
         def cpu(variant: str, flush: bool) -> float:
             gc.collect()
@@ -131,7 +132,7 @@ def measure(framework: str, scenario: str, rounds: int, n: int) -> list[tuple[st
         }
         for label, patches in _parts(tracker, template, framework).items():
             both = no_send + patches
-            cells[label] = lambda both=both: _under(both, lambda: cpu("posthog_web", False))
+            cells[label] = functools.partial(_under, both, lambda: cpu("posthog_web", False))
         samples: dict[str, list[float]] = {key: [] for key in cells}
         bare: list[float] = []
         for round_no in range(rounds + 1):

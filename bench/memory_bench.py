@@ -49,7 +49,7 @@ def _producer(library: str, url: str) -> tuple[Any, Any]:
     if library == "posthog-python":
         from bench import peers
 
-        client = peers.make_client(url)
+        client: Any = peers.make_client(url)
 
         def put(i: int) -> None:
             if (
@@ -64,7 +64,7 @@ def _producer(library: str, url: str) -> tuple[Any, Any]:
     if library == "posthog-web":
         from posthog_web import Client
 
-        client: Any = Client("phc_bench", host=url)
+        client = Client("phc_bench", host=url)
 
         def put(i: int) -> None:
             client.capture("queued_event", distinct_id="user_42", properties={**PROPERTIES, "i": i})

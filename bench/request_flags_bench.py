@@ -467,13 +467,13 @@ def _compare(base_dir: str, root: str, rounds: int, n: int, variants: list[str])
     for name in names:
         base, tree = runs["base"][name], runs["tree"][name]
         if name == "no flag":
-            figures = f"{statistics.median(base):7.1f} -> {statistics.median(tree):7.1f}"
+            shown = f"{statistics.median(base):7.1f} -> {statistics.median(tree):7.1f}"
         else:
-            figures = (
+            shown = (
                 f"{statistics.median(base):+7.1f} ({_quartiles(base)}) -> "
                 f"{statistics.median(tree):+7.1f} ({_quartiles(tree)})"
             )
-        print(f"  {name:<28} {figures}")
+        print(f"  {name:<28} {shown}")
 
 
 def _differences(base: list[float], variant: list[float]) -> list[float]:

@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from posthog_web import useragent
+from posthog_web.web import useragent
 from tests.web.ua_cases import UA_CASES
 
 FIELDS = ("$browser", "$browser_version", "$os", "$os_version", "$device_type")
@@ -77,8 +77,8 @@ def _os_version(family: str, parts: tuple[str | None, ...]) -> str:
     if not values:
         return ""
     if family in ("iOS", "Android", "Mac OS X"):
-        values = [*parts[:2], parts[2] or "0"]
-        return ".".join(v for v in values if v)
+        padded = [*parts[:2], parts[2] or "0"]
+        return ".".join(v for v in padded if v)
     return ".".join(values)
 
 
