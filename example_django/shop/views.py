@@ -9,7 +9,7 @@ from django.views.decorators.http import require_POST
 
 from posthog_web.django import PostHogHttpRequest
 
-PRODUCTS = {
+PRODUCTS: dict[int, dict[str, object]] = {
     1: {"pk": 1, "name": "Hedgehog mug", "price": 12},
     2: {"pk": 2, "name": "Hedgehog hoodie", "price": 49},
     3: {"pk": 3, "name": "Hedgehog sticker pack", "price": 5},
