@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import Any, TypeAlias
 
 from posthog_web.client import Client
 from posthog_web.delivery import recorder as recording
@@ -25,14 +25,10 @@ from posthog_web.web.fallback import recording_only_client
 from posthog_web.web.guard import guarded
 from posthog_web.web.headers import private_header_list, set_cookie_value
 from posthog_web.web.helper import NoopHelper, RequestHelper, bind, unbind
+from posthog_web.web.option_args import TrackerOptionArgs, Unpack
 from posthog_web.web.responses import StartedResponse, end_response, start_response
 from posthog_web.web.setup import middleware_client, tracker_options
 from posthog_web.web.tracker import Tracker
-
-if TYPE_CHECKING:
-    from typing_extensions import Unpack
-
-    from posthog_web.web.option_args import TrackerOptionArgs
 
 __all__ = ["BODY_KEY", "HELPER_KEY", "ROUTE_KEY", "UNKNOWN", "PostHogMiddleware", "request_view"]
 

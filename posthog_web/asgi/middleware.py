@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from posthog_web.asgi.exchange import Exchange, run_skipped
 from posthog_web.asgi.groups import GroupsFn
@@ -19,14 +19,10 @@ from posthog_web.asgi.types import ASGIApp, DistinctIdFn, PersonPropertiesFn, Re
 from posthog_web.client import Client
 from posthog_web.delivery import recorder as recording
 from posthog_web.web.fallback import recording_only_client
+from posthog_web.web.option_args import TrackerOptionArgs, Unpack
 from posthog_web.web.setup import middleware_client
 from posthog_web.web.setup import tracker_options as shared_tracker_options
 from posthog_web.web.tracker import Tracker
-
-if TYPE_CHECKING:
-    from typing_extensions import Unpack
-
-    from posthog_web.web.option_args import TrackerOptionArgs
 
 __all__ = ["PostHogMiddleware"]
 

@@ -6,19 +6,26 @@ pyright check an option's name and type where the middleware is configured, and
 Starlette's ``add_middleware`` / ``Middleware(...)`` accept the class: their ParamSpec
 does not match a signature ending in ``**options: Any``. The defaults, the checks and
 the documentation stay in :class:`TrackerOptions`; a test keeps the two field lists
-the same.
+the same. ``Unpack`` is importable at run time too, so ``typing.get_type_hints`` and
+``inspect.signature(eval_str=True)`` still resolve the middlewares' signatures.
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal, TypedDict
+
+if sys.version_info >= (3, 11):
+    from typing import Unpack
+else:  # pragma: no cover - Python 3.10 (the dependency is declared for it alone)
+    from typing_extensions import Unpack
 
 if TYPE_CHECKING:
     from posthog_web.web.privacy import CookielessMode, IPMode
     from posthog_web.web.request import RequestView, ResponseView
 
-__all__ = ["TrackerOptionArgs"]
+__all__ = ["TrackerOptionArgs", "Unpack"]
 
 
 class TrackerOptionArgs(TypedDict, total=False):

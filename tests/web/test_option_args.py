@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import typing
 
 import pytest
 
 from posthog_web.asgi import PostHogMiddleware as ASGIMiddleware
-from posthog_web.web.option_args import TrackerOptionArgs
+from posthog_web.web.option_args import TrackerOptionArgs, Unpack
 from posthog_web.web.options import TrackerOptions
 from posthog_web.wsgi import PostHogMiddleware as WSGIMiddleware
 
@@ -30,6 +31,9 @@ def test_the_middlewares_take_them_as_keyword_arguments(middleware: type) -> Non
     options = inspect.signature(middleware).parameters["options"]
     assert options.kind is inspect.Parameter.VAR_KEYWORD
     assert options.annotation == "Unpack[TrackerOptionArgs]"
+    # Resolvable at run time too (introspection, documentation tools).
+    hints = typing.get_type_hints(middleware.__init__)
+    assert hints["options"] == Unpack[TrackerOptionArgs]
 
 
 @pytest.mark.parametrize("middleware", [ASGIMiddleware, WSGIMiddleware])
