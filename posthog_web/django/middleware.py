@@ -20,6 +20,7 @@ from django.http.response import HttpResponseBase
 
 from posthog_web.django.conf import PostHogConfig, get_config
 from posthog_web.django.request import request_view
+from posthog_web.django.routes import route_view_name
 from posthog_web.django.users import user_async, user_sync
 from posthog_web.web import ResponseView, SetCookie
 from posthog_web.web.caching import private_cache_headers
@@ -34,23 +35,6 @@ __all__ = ["PostHogMiddleware"]
 logger = logging.getLogger(__name__)
 
 _UNTRACKED = NoopHelper("this request is not tracked (see the earlier posthog-web log lines)")
-
-
-def _route_view_name(request: HttpRequest) -> tuple[str | None, str | None, str | None]:
-    """The route template, the view's dotted name and the route's namespaced name."""
-    match = getattr(request, "resolver_match", None)
-    if match is None:
-        return None, None, None
-    route = match.route
-    # A route starting with "^" is a re_path() regular expression: sent as Django joined
-    # it, without a "/" that would make it match nothing.
-    if route is not None and not route.startswith(("/", "^")):
-        route = "/" + route
-    func = getattr(match.func, "view_class", match.func)
-    module = getattr(func, "__module__", None)
-    qualname = getattr(func, "__qualname__", None)
-    view = f"{module}.{qualname}" if module and qualname else None
-    return route or None, view, match.view_name if match.url_name else None
 
 
 class _State:
@@ -75,7 +59,7 @@ class _State:
             PostHogMiddleware._set_user(self, user_sync(self.request))
 
     def route(self) -> tuple[str | None, str | None, str | None]:
-        return _route_view_name(self.request)
+        return route_view_name(self.request)
 
 
 class PostHogMiddleware:
@@ -193,7 +177,7 @@ class PostHogMiddleware:
             verdict = None
             if state.config.record_pageview is not None:
                 verdict = state.config.record_pageview(request, response)
-            route, view, route_name = _route_view_name(request)
+            route, view, route_name = route_view_name(request)
             streaming = response.streaming
             tracker.finish(
                 ctx,

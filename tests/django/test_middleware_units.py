@@ -11,7 +11,8 @@ from django.http import HttpRequest, HttpResponse
 from django.test import AsyncClient, Client, RequestFactory
 from django.utils.functional import SimpleLazyObject
 
-from posthog_web.django.middleware import PostHogMiddleware, _route_view_name
+from posthog_web.django.middleware import PostHogMiddleware
+from posthog_web.django.routes import route_view_name as _route_view_name
 from posthog_web.django.users import _session_untouched
 from posthog_web.django.users import user_async as _user_async
 from posthog_web.django.users import user_sync as _user_sync
