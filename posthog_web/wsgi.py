@@ -301,13 +301,17 @@ class _Exchange:
         with _GUARD_RESPONSE:
             assert ctx is not None
             self._refresh_user()
-            content_type = None
+            content_type = content_encoding = None
             for name, value in headers:
-                if name.lower() == "content-type":
+                lowered = name.lower()
+                if lowered == "content-type":
                     content_type = value
-                    break
+                elif lowered == "content-encoding":  # a compressing middleware inside
+                    content_encoding = value
             self.response = response = ResponseView(
-                status=int(status.split(None, 1)[0]), content_type=content_type
+                status=int(status.split(None, 1)[0]),
+                content_type=content_type,
+                content_encoding=content_encoding,
             )
             self.started = started = start_response(
                 self.tracker, ctx, response, ruled_out=self.ruled_out, excluded=self.excluded

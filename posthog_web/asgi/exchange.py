@@ -192,13 +192,19 @@ class Exchange:
         with _GUARD_RESPONSE:
             self._refresh_user()
             headers = message.get("headers") or ()
-            content_type = None
+            content_type = content_encoding = None
             for name, value in headers:
-                if name.lower() == b"content-type":
+                lowered = name.lower()
+                if lowered == b"content-type":
                     content_type = value.decode("latin-1")
-                    break
+                elif lowered == b"content-encoding":  # a compressing middleware inside
+                    content_encoding = value.decode("latin-1")
             self.trailers = bool(message.get("trailers", False))
-            response = ResponseView(status=int(message["status"]), content_type=content_type)
+            response = ResponseView(
+                status=int(message["status"]),
+                content_type=content_type,
+                content_encoding=content_encoding,
+            )
             self.response = response
             self.started = started = start_response(
                 tracker, ctx, response, ruled_out=self.ruled_out, excluded=self.excluded

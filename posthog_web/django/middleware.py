@@ -189,6 +189,8 @@ class PostHogMiddleware:
                     body=response.content
                     if not streaming and isinstance(response, HttpResponse)
                     else None,
+                    # GZipMiddleware below this one has compressed it already.
+                    content_encoding=response.get("Content-Encoding"),
                 ),
                 route=route,
                 view=view,

@@ -74,12 +74,15 @@ class ResponseView:
         body: the whole body when the framework holds it whole (a non-streaming
             response), else None; the core reads only its first few KB, for the
             page's ``<title>`` (:func:`posthog_web.web.titles.html_title`).
+        content_encoding: the Content-Encoding header when the body is encoded (a
+            compressing middleware inside this package's); None for a plain body.
     """
 
     status: int
     content_type: str | None
     streaming: bool = False
     body: bytes | None = None
+    content_encoding: str | None = None
 
 
 @dataclass(slots=True, frozen=True)

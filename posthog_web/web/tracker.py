@@ -171,7 +171,7 @@ class Tracker:
         # The title: page(name), else pageview_properties(name), else the HTML <title>.
         title = ctx.page_name or ctx.pageview_name
         if title is None and response.body and not response.streaming:
-            title = html_title(response.body, response.content_type)
+            title = html_title(response.body, response.content_type, response.content_encoding)
         properties = ctx.pageview_properties or {}
         if ctx.page_properties:
             properties = {**properties, **ctx.page_properties}

@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
@@ -168,3 +170,26 @@ def test_a_plain_asgi_app_sets_the_user_and_logs_out(client: Client, inbox: Inbo
     assert after["distinct_id"] != "user-7"
     start = messages[0]
     assert any(k == b"set-cookie" and v.startswith(b"ph_web_id=") for k, v in start["headers"])
+
+
+def test_a_page_compressed_inside_the_middleware_keeps_its_title(
+    client: Client, inbox: InboxServer
+) -> None:
+    # GZipMiddleware added before PostHogMiddleware runs inside it: the body arrives
+    # gzip-encoded, and its <title> is still read.
+    async def page(request: Request) -> Response:
+        return HTMLResponse("<!doctype html><title>Zipped &amp; read</title>" + "<p>x</p>" * 100)
+
+    app = Starlette(
+        routes=[Route("/zipped", page)],
+        middleware=[
+            Middleware(PostHogMiddleware, client=client, secret_key="s"),
+            Middleware(GZipMiddleware, minimum_size=0),
+        ],
+    )
+    scope = scope_for("/zipped", (b"user-agent", CHROME), (b"accept-encoding", b"gzip"), *NAVIGATE)
+    messages = run(call(app, scope))
+    start = next(m for m in messages if m["type"] == "http.response.start")
+    assert (b"content-encoding", b"gzip") in start["headers"]
+    (view,) = pageviews(client, inbox)
+    assert view["properties"]["title"] == "Zipped & read"

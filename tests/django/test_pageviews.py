@@ -137,6 +137,18 @@ def test_route_view_and_title(posthog: Harness, client: Client) -> None:
     assert pricing["properties"]["view"] == "tests.django.views.PricingView"
 
 
+def test_a_page_gzipped_below_the_middleware_keeps_its_title(
+    posthog: Harness, client: Client, settings: Any
+) -> None:
+    # GZipMiddleware listed after PostHogMiddleware compresses the body before this
+    # middleware sees it; the <title> is read from the compressed body.
+    settings.MIDDLEWARE = [*settings.MIDDLEWARE, "django.middleware.gzip.GZipMiddleware"]
+    response = client.get("/long-page/", HTTP_ACCEPT_ENCODING="gzip")
+    assert response["Content-Encoding"] == "gzip"
+    (view,) = posthog.pageviews()
+    assert view["properties"]["title"] == "A long page"
+
+
 def test_referrer_campaign_and_click_ids(posthog: Harness, client: Client) -> None:
     client.get(
         "/?utm_source=news&utm_campaign=spring&gclid=abc&other=1",

@@ -10,6 +10,7 @@ from tests.django import views
 urlpatterns = [
     path("", views.home, name="home"),
     path("async/", views.async_home, name="async-home"),
+    path("long-page/", views.long_page),
     path("products/<int:pk>/", views.product, name="product"),
     path("pricing/", views.PricingView.as_view(), name="pricing"),
     path("named/", views.named),

@@ -22,6 +22,11 @@ def home(request: HttpRequest) -> HttpResponse:
     return HttpResponse(HTML)
 
 
+def long_page(request: HttpRequest) -> HttpResponse:
+    # Over GZipMiddleware's 200 bytes: it compresses this one.
+    return HttpResponse("<!doctype html><title>A long page</title>" + "<p>hello</p>" * 40)
+
+
 async def async_home(request: HttpRequest) -> HttpResponse:
     return HttpResponse(HTML)
 

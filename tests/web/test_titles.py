@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import gzip
+import zlib
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -76,3 +79,45 @@ def test_memoryview_and_bytearray() -> None:
 def test_any_body_gives_a_short_title_or_none(body: bytes, content_type: str) -> None:
     title = html_title(b"<title>" + body + b"</title>" + body, content_type)
     assert title is None or (0 < len(title) <= MAX_TITLE_LENGTH and title == title.strip())
+
+
+PAGE = b"<!doctype html><html><head><title>Compressed &amp; read</title></head><body>x</body>"
+
+
+def _deflate(data: bytes, wbits: int) -> bytes:
+    compressor = zlib.compressobj(wbits=wbits)
+    return compressor.compress(data) + compressor.flush()
+
+
+@pytest.mark.parametrize(
+    ("body", "encoding"),
+    [
+        (gzip.compress(PAGE), "gzip"),
+        (gzip.compress(PAGE), " GZIP "),
+        (gzip.compress(PAGE), "x-gzip"),
+        (_deflate(PAGE, zlib.MAX_WBITS), "deflate"),  # RFC 9110: zlib-wrapped
+        (_deflate(PAGE, -zlib.MAX_WBITS), "deflate"),  # the raw stream some servers send
+        (PAGE, "identity"),
+    ],
+)
+def test_a_compressed_body_is_read(body: bytes, encoding: str) -> None:
+    assert html_title(body, HTML, encoding) == "Compressed & read"
+
+
+@pytest.mark.parametrize("encoding", ["br", "zstd", "gzip, br", "compress"])
+def test_an_encoding_it_cannot_read_gives_no_title(encoding: str) -> None:
+    assert html_title(gzip.compress(PAGE), HTML, encoding) is None
+
+
+def test_a_body_that_is_not_what_its_encoding_says_gives_no_title() -> None:
+    assert html_title(PAGE, HTML, "gzip") is None
+    assert html_title(PAGE, HTML, "deflate") is None
+    assert html_title(gzip.compress(PAGE)[:10], HTML, "gzip") is None  # cut short
+
+
+def test_only_the_first_bytes_are_inflated() -> None:
+    # 10 MB of zeros before the title: about 10 KB compressed, never inflated whole.
+    bomb = gzip.compress(b"<head>" + b"\0" * 10_000_000 + b"<title>late</title>", 1)
+    assert html_title(bomb, HTML, "gzip") is None
+    late = gzip.compress(b" " * MAX_TITLE_SCAN + b"<title>late</title>")
+    assert html_title(late, HTML, "gzip") is None  # the same scan as a plain body

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import io
 import threading
 import wsgiref.util
@@ -113,6 +114,18 @@ def test_an_html_page_is_a_page_view_with_its_title_cookies_and_private_cache(
     assert props["$browser"] == "Safari"
     assert props["$ip"] == "203.0.113.7"
     assert view["distinct_id"] == cookies["ph_web_id"].value.split(".")[1]
+
+
+def test_a_body_the_app_compressed_keeps_its_title(client: Client, inbox: InboxServer) -> None:
+    # A compressing middleware inside this one (or an app that gzips itself).
+    zipped = gzip.compress(PAGE)
+    served = serve(
+        PostHogMiddleware(html_app(zipped, [("Content-Encoding", "gzip")]), client=client),
+        environ("/zipped", HTTP_ACCEPT_ENCODING="gzip"),
+    )
+    assert b"".join(served.chunks) == zipped  # passed on untouched
+    [view] = pageviews(client, inbox)
+    assert view["properties"]["title"] == "Plain WSGI"
 
 
 def test_the_helper_is_in_the_environ_and_current_while_the_app_runs(
