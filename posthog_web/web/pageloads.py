@@ -11,6 +11,7 @@ from collections.abc import Mapping
 
 __all__ = [
     "FETCH_MODE_HEADERS",
+    "asks_for_a_document",
     "is_not_document_load",
     "is_partial_page_request",
     "is_prefetch",
@@ -44,6 +45,19 @@ def is_whole_page_fetch(headers: Mapping[str, str]) -> bool:
             headers.get("hx-history-restore-request")
         )
     return headers.get("x-turbo-request-id") is not None and headers.get("turbo-frame") is None
+
+
+def asks_for_a_document(headers: Mapping[str, str]) -> bool:
+    """True when the request says it loads a page: ``Sec-Fetch-Dest: document``, or,
+    from a browser without fetch metadata, an ``Accept`` that lists ``text/html``.
+
+    A response without a body (a 304 Not Modified) cannot say it is a page; this is the
+    evidence the request gives instead. A request that says nothing (curl) is not one.
+    """
+    dest = headers.get("sec-fetch-dest")
+    if dest is not None:
+        return dest.strip().lower() == "document"
+    return "text/html" in (headers.get("accept") or "").lower()
 
 
 def is_not_document_load(headers: Mapping[str, str]) -> bool:

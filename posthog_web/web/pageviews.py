@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from posthog_web.web.bots import BotMatcher
 from posthog_web.web.pageloads import (
     FETCH_MODE_HEADERS,
+    asks_for_a_document,
     is_not_document_load,
     is_partial_page_request,
     is_prefetch,
@@ -61,9 +62,14 @@ SKIP_REASONS: tuple[str, ...] = (
 UNTRACKED_REASONS: frozenset[str] = frozenset({"static", "excluded_path", "not_included", "bot"})
 
 
-def is_page_response(response: ResponseView) -> bool:
-    """A whole HTML page with a 2xx status: what a page view can be made of."""
-    if not 200 <= response.status < 300 or response.streaming:
+def is_page_response(response: ResponseView, request: RequestView) -> bool:
+    """A whole HTML page with a 2xx status, or a 304 Not Modified to a page load (the
+    browser shows the page it has cached, and posthog-js would count it): what a page
+    view can be made of."""
+    status = response.status
+    if status == 304:
+        return asks_for_a_document(request.headers)
+    if not 200 <= status < 300 or response.streaming:
         return False
     content_type = (response.content_type or "").lstrip().lower()
     return content_type.startswith(_HTML_TYPES)
@@ -127,7 +133,7 @@ class PageviewRules:
 
         ``excluded``: :meth:`request_excluded` of this request, when already known.
         """
-        if not is_page_response(response):
+        if not is_page_response(response, request):
             return False
         return not (self.request_excluded(request) if excluded is None else excluded)
 

@@ -165,7 +165,7 @@ class Tracker:
         if pageview is None:
             pageview = self._rules.is_pageview(ctx.request, response)
         if not (ctx.page_requested or pageview):
-            if is_page_response(response):
+            if is_page_response(response, ctx.request):
                 self._note_skipped(ctx.request)
             return
         # The title: page(name), else pageview_properties(name), else the HTML <title>.

@@ -6,9 +6,15 @@ import logging
 from typing import Any
 
 import pytest
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from starlette.routing import Route
 from starlette.testclient import TestClient
 
 from posthog_web import Client
+from posthog_web.asgi import PostHogMiddleware
 from posthog_web.events import is_uuid7
 from posthog_web.inbox import InboxServer
 from tests.asgi.apps import Boom, starlette_app
@@ -366,3 +372,28 @@ def test_lifespan_shutdown_flushes_the_client(inbox: InboxServer) -> None:
         assert view["event"] == "$pageview"
     finally:
         client.shutdown(timeout=5)
+
+
+def test_a_revisit_answered_304_is_a_page_view(client: Client, inbox: InboxServer) -> None:
+    # The app revalidates the browser's cached copy (an ETag); the browser shows it.
+    async def page(request: Request) -> Response:
+        if request.headers.get("if-none-match") == '"v1"':
+            return Response(status_code=304, headers={"etag": '"v1"'})
+        return HTMLResponse("<!doctype html><title>Cached</title>", headers={"etag": '"v1"'})
+
+    app = Starlette(
+        routes=[Route("/cached", page)],
+        middleware=[Middleware(PostHogMiddleware, client=client, secret_key="s")],
+    )
+    navigate = {"sec-fetch-dest": "document", "sec-fetch-mode": "navigate"}
+    with TestClient(app, headers=BROWSER) as http:
+        assert http.get("/cached", headers=navigate).status_code == 200
+        again = http.get("/cached", headers={**navigate, "if-none-match": '"v1"'})
+        assert again.status_code == 304
+        script = http.get("/cached", headers={"sec-fetch-dest": "empty", "if-none-match": '"v1"'})
+        assert script.status_code == 304  # a fetch() revalidating: not a page view
+    shown, revisited = pageviews(client, inbox)
+    assert shown["properties"]["title"] == "Cached"
+    assert revisited["properties"]["route"] == "/cached"
+    assert "title" not in revisited["properties"]
+    assert revisited["distinct_id"] == shown["distinct_id"]

@@ -149,6 +149,28 @@ def test_a_page_gzipped_below_the_middleware_keeps_its_title(
     assert view["properties"]["title"] == "A long page"
 
 
+def test_a_revisit_answered_304_is_a_page_view(
+    posthog: Harness, client: Client, settings: Any
+) -> None:
+    # ConditionalGetMiddleware below this one answers the revalidation: the browser
+    # shows its cached copy, which posthog-js would count as a page view too.
+    settings.MIDDLEWARE = [*settings.MIDDLEWARE, "django.middleware.http.ConditionalGetMiddleware"]
+    navigate = {"HTTP_SEC_FETCH_DEST": "document", "HTTP_SEC_FETCH_MODE": "navigate"}
+    first = client.get("/products/42/", **navigate)  # type: ignore[arg-type]
+    etag = first["ETag"]
+    again = client.get("/products/42/", HTTP_IF_NONE_MATCH=etag, **navigate)  # type: ignore[arg-type]
+    assert again.status_code == 304
+    image = client.get(  # type: ignore[arg-type]
+        "/products/42/", HTTP_IF_NONE_MATCH=etag, HTTP_SEC_FETCH_DEST="image"
+    )
+    assert image.status_code == 304
+    shown, revisited = posthog.pageviews()
+    assert shown["properties"]["title"] == "t"
+    assert revisited["properties"]["$pathname"] == "/products/42/"
+    assert revisited["properties"]["route"] == "/products/<int:pk>/"
+    assert "title" not in revisited["properties"]  # no body to read it from
+
+
 def test_referrer_campaign_and_click_ids(posthog: Harness, client: Client) -> None:
     client.get(
         "/?utm_source=news&utm_campaign=spring&gclid=abc&other=1",

@@ -120,6 +120,31 @@ def test_fetch_metadata_decides_page_loads(headers: dict[str, str], pageview: bo
         assert is_not_document_load(request(**headers).headers) is not pageview
 
 
+CHROME_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,*/*;q=0.8"
+
+
+@pytest.mark.parametrize(
+    ("headers", "pageview"),
+    [
+        # The browser revalidated its cached copy and shows it: a page view.
+        (NAVIGATION, True),
+        ({"accept": CHROME_ACCEPT}, True),  # a browser without fetch metadata
+        ({"sec_fetch_dest": "image", "accept": CHROME_ACCEPT}, False),
+        ({"sec_fetch_dest": "empty", "sec_fetch_mode": "cors"}, False),  # fetch()
+        ({"accept": "image/avif,image/webp,*/*"}, False),
+        ({"accept": "*/*"}, False),  # curl
+        ({}, False),  # nothing says it is a page
+        ({**NAVIGATION, "sec_purpose": "prefetch"}, False),
+        ({**NAVIGATION, "hx_request": "true"}, False),
+    ],
+)
+def test_a_304_to_a_page_load_is_a_page_view(headers: dict[str, str], pageview: bool) -> None:
+    not_modified = ResponseView(304, None)  # no body, no Content-Type
+    rules = PageviewRules()
+    assert rules.is_pageview(request(**headers), not_modified) is pageview
+    assert not rules.is_pageview(request(method="POST", **headers), not_modified)
+
+
 def test_fetch_metadata_through_a_lazy_mapping() -> None:
     # Adapters may hand in any Mapping (Django's is lazy): no fast path, same answer.
     rules = PageviewRules()

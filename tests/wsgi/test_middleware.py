@@ -128,6 +128,19 @@ def test_a_body_the_app_compressed_keeps_its_title(client: Client, inbox: InboxS
     assert view["properties"]["title"] == "Plain WSGI"
 
 
+def test_a_304_to_a_page_load_is_a_page_view(client: Client, inbox: InboxServer) -> None:
+    def not_modified(env: dict[str, Any], start_response: Any) -> list[bytes]:
+        start_response("304 Not Modified", [("ETag", '"v1"')])
+        return []
+
+    app = PostHogMiddleware(not_modified, client=client)
+    serve(app, environ("/cached", HTTP_SEC_FETCH_DEST="document", HTTP_IF_NONE_MATCH='"v1"'))
+    serve(app, environ("/cached", HTTP_SEC_FETCH_DEST="script", HTTP_IF_NONE_MATCH='"v1"'))
+    [view] = pageviews(client, inbox)
+    assert view["properties"]["$pathname"] == "/cached"
+    assert "title" not in view["properties"]
+
+
 def test_the_helper_is_in_the_environ_and_current_while_the_app_runs(
     client: Client, inbox: InboxServer
 ) -> None:
