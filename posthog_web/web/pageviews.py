@@ -62,13 +62,14 @@ SKIP_REASONS: tuple[str, ...] = (
 UNTRACKED_REASONS: frozenset[str] = frozenset({"static", "excluded_path", "not_included", "bot"})
 
 
-def is_page_response(response: ResponseView, request: RequestView) -> bool:
+def is_page_response(response: ResponseView, request: RequestView | None = None) -> bool:
     """A whole HTML page with a 2xx status, or a 304 Not Modified to a page load (the
-    browser shows the page it has cached, and posthog-js would count it): what a page
-    view can be made of."""
+    browser shows the page it has cached, and posthog-js would count it; without the
+    ``request`` that cannot be told, and a 304 is not one): what a page view can be
+    made of."""
     status = response.status
     if status == 304:
-        return asks_for_a_document(request.headers)
+        return request is not None and asks_for_a_document(request.headers)
     if not 200 <= status < 300 or response.streaming:
         return False
     content_type = (response.content_type or "").lstrip().lower()

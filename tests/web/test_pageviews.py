@@ -12,6 +12,7 @@ from posthog_web.web.bots import BotMatcher
 from posthog_web.web.pageviews import (
     PageviewRules,
     is_not_document_load,
+    is_page_response,
     is_partial_page_request,
     is_prefetch,
 )
@@ -143,6 +144,11 @@ def test_a_304_to_a_page_load_is_a_page_view(headers: dict[str, str], pageview: 
     rules = PageviewRules()
     assert rules.is_pageview(request(**headers), not_modified) is pageview
     assert not rules.is_pageview(request(method="POST", **headers), not_modified)
+
+
+def test_without_the_request_a_304_is_not_a_page_response() -> None:
+    assert not is_page_response(ResponseView(304, None))  # nothing says it is a page
+    assert is_page_response(ResponseView(304, None), request(sec_fetch_dest="document"))
 
 
 def test_fetch_metadata_through_a_lazy_mapping() -> None:
