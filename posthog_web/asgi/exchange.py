@@ -241,6 +241,12 @@ class Exchange:
             if self.response is not None:
                 self.response.streaming = True
             return True
+        if message_type == "http.response.zerocopysend":
+            # A file descriptor's bytes (the zero copy send extension, Granian's), in one
+            # message or several: never read, like a stream.
+            if self.response is not None:
+                self.response.streaming = True
+            return not message.get("more_body", False)
         return False
 
     def _finish(self) -> None:

@@ -138,6 +138,24 @@ def test_pathsend_and_trailers_end_the_response(client: Client, inbox: InboxServ
     assert [v["properties"]["$pathname"] for v in pageviews(client, inbox)] == ["/trailers"]
 
 
+def test_zero_copy_send_ends_the_response(client: Client, inbox: InboxServer) -> None:
+    # The zero copy send extension (Granian): the file's bytes in one message or several.
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": list(HTML)})
+        await send({"type": "http.response.zerocopysend", "file": 7, "more_body": True})
+        await send({"type": "http.response.zerocopysend", "file": 7, "count": 10})
+
+    # A file is never a page view by the rules; the predicate says yes here, so the
+    # page view shows that the response was seen to its end.
+    def always(request: object, response: object) -> bool:
+        return True
+
+    middleware = PostHogMiddleware(app, client=client, record_pageview=always)
+    messages = run(call(middleware, http_scope("/file")))
+    assert [m["type"] for m in messages][1:] == ["http.response.zerocopysend"] * 2
+    assert [v["properties"]["$pathname"] for v in pageviews(client, inbox)] == ["/file"]
+
+
 def test_exception_is_reraised_unchanged(client: Client, inbox: InboxServer) -> None:
     failure = Failure("kaboom")
 
