@@ -71,6 +71,10 @@ async def run_skipped(app: ASGIApp, scope: Scope, receive: Receive, send: Send) 
 UserIdentity: TypeAlias = Callable[[Any], tuple["str | None", "Mapping[str, Any] | None"]]
 
 
+# The ASGI extensions that send a file as the response body.
+_FILE_MESSAGES = frozenset(("http.response.pathsend", "http.response.zerocopysend"))
+
+
 class Exchange:
     """One HTTP request and its response (per request, never stored on the middleware)."""
 
@@ -236,14 +240,9 @@ class Exchange:
             return not more and not self.trailers
         if message_type == "http.response.trailers":
             return not message.get("more_trailers", False)
-        if message_type == "http.response.pathsend":
-            # A whole file in one message (the ASGI pathsend extension): a static file.
-            if self.response is not None:
-                self.response.streaming = True
-            return True
-        if message_type == "http.response.zerocopysend":
-            # A file descriptor's bytes (the zero copy send extension, Granian's), in one
-            # message or several: never read, like a stream.
+        if message_type in _FILE_MESSAGES:
+            # A file sent by path (pathsend: one message) or by descriptor (zero copy
+            # send, Granian's: one or several): never read, like a stream.
             if self.response is not None:
                 self.response.streaming = True
             return not message.get("more_body", False)

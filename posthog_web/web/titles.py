@@ -74,11 +74,14 @@ def html_title(
     return title[:MAX_TITLE_LENGTH] or None
 
 
-def _inflated_start(body: bytes | bytearray | memoryview, encoding: str) -> bytes | None:
-    """The first :data:`MAX_TITLE_SCAN` bytes of an encoded body; None when unreadable."""
+def _inflated_start(
+    body: bytes | bytearray | memoryview, encoding: str
+) -> bytes | bytearray | memoryview | None:
+    """The start of an encoded body, at most :data:`MAX_TITLE_SCAN` bytes of it inflated
+    (an identity body as it is); None when unreadable."""
     encoding = encoding.strip().lower()
     if encoding in ("", "identity"):
-        return bytes(body[:MAX_TITLE_SCAN])
+        return body
     if encoding in ("gzip", "x-gzip"):
         window_bits = [zlib.MAX_WBITS | 16]
     elif encoding == "deflate":
